@@ -1,0 +1,378 @@
+/* The closed forms of the quantum thermal rectifier, shared by the CPU loop and the CUDA
+ * kernels (one source, two executors). Every function is a pure static inline function of
+ * doubles, written in the common subset of C11 and CUDA C++. Equation numbers refer to
+ * shared/physics/FORMULAS.md (which corrects the paper's misprints); units hbar = kB = 1.
+ *
+ * Numerics. All thermal factors are built from e = exp(-x) and m = expm1(-x), x = w/T, never
+ * from exp(+x): nothing overflows for w/T up to 1e6 or at T = 0 (x = inf, e = 0, m = -1, the
+ * T -> 0+ limit). Differences of occupations are formed with expm1 of the difference of the
+ * inverse temperatures, so J is exactly 0 at TL == TR for any statistics, exactly antisymmetric
+ * under TL <-> TR with equal bath statistics, and relatively accurate down to the smallest
+ * normal doubles. The inputs must have passed qtm_params_validate(); the formulas never check.
+ * Undefined values are NaN (FORMULAS.md section 7); the reason is commented where it is set. */
+#ifndef QTM_PHYSICS_H
+#define QTM_PHYSICS_H
+
+#include <math.h>
+
+#include "qtm/observables.h"
+#include "qtm/params.h"
+
+#if defined(__CUDACC__)
+#define QTM_FN __host__ __device__ static inline
+#else
+#define QTM_FN static inline
+#endif
+
+/* ---- Thermal factors of one mode (frequency w) at one temperature (Eq. 3) ---------------- */
+
+typedef struct qtm_thermal {
+  double x; /* w/T; +inf at T = 0 */
+  double e; /* exp(-x) */
+  double m; /* expm1(-x) = e - 1, accurate where e is close to 1 */
+} qtm_thermal;
+
+QTM_FN qtm_thermal qtm_thermal_at(double w, double T) {
+  qtm_thermal t;
+  if (T > 0) {
+    t.x = w / T;
+    t.e = exp(-t.x);
+    t.m = expm1(-t.x);
+  } else { /* T = 0 is the T -> 0+ limit */
+    t.x = INFINITY;
+    t.e = 0.0;
+    t.m = -1.0;
+  }
+  return t;
+}
+
+/* h = n e^x = 1/(1 - eps e^-x), written as 1/((1-eps) - eps m) so that both terms of the
+ * denominator are >= 0 for every eps in [-1, 1]: no cancellation, and 1/x (not 1/0) for
+ * bosons at high temperature. Also h = 1 + eps n, the factor of the emission rate. */
+QTM_FN double qtm_h(qtm_thermal t, double eps) { return 1.0 / ((1.0 - eps) - eps * t.m); }
+
+/* Occupation number n = 1/(e^x - eps) = e h (Eq. 3): +1 Bose-Einstein, -1 Fermi-Dirac,
+ * 0 Boltzmann, values between interpolate (quons). */
+QTM_FN double qtm_occupation(qtm_thermal t, double eps) { return t.e * qtm_h(t, eps); }
+
+/* dn/dT = (x^2/w) n (1 + eps n) = (x^2/w) e h^2; 0 at T = 0, where x^2 e -> 0. */
+QTM_FN double qtm_occupation_dT(qtm_thermal t, double w, double eps) {
+  if (t.e == 0.0) return 0.0; /* x = inf or so large that x^2 e underflows */
+  double h = qtm_h(t, eps);
+  return t.x * t.x / w * t.e * h * h;
+}
+
+/* x_L - x_R = w (TR - TL) / (TL TR), in the one form that is exactly antisymmetric under
+ * TL <-> TR; +-inf when one temperature is 0. */
+QTM_FN double qtm_inverse_temperature_gap(double w, double TL, double TR) {
+  if (TL == 0.0) return INFINITY;
+  if (TR == 0.0) return -INFINITY;
+  double prod = TL * TR;
+  if (prod == 0.0 || isinf(prod)) return w / TL - w / TR; /* only for |T| beyond 1e+-150 */
+  return w * (TR - TL) / prod;
+}
+
+/* b = n_L n_R (e^{x_R} - e^{x_L}) = (n_L - n_R) + (eps_R - eps_L) n_L n_R (Eq. 7 numerator),
+ * through expm1 of the inverse-temperature gap: exactly 0 at TL == TR and never the
+ * difference of two nearly equal numbers. */
+QTM_FN double qtm_occupation_gap(qtm_thermal tl, qtm_thermal tr, double w, double TL, double TR,
+                                 double epsL, double epsR) {
+  if (TL == TR) return 0.0;
+  double d = qtm_inverse_temperature_gap(w, TL, TR);
+  if (d <= 0.0) /* TL > TR */
+    return (qtm_occupation(tl, epsL) * qtm_h(tr, epsR)) * (-expm1(d));
+  return -((qtm_h(tl, epsL) * qtm_occupation(tr, epsR)) * (-expm1(-d)));
+}
+
+/* ---- Local (weak-coupling) current, Eqs. 5-7 and 19 -------------------------------------- */
+
+typedef struct qtm_local {
+  double b;     /* occupation gap, Eq. 7 numerator / (gammaL gammaR) */
+  double uL;    /* 1 + (epsL - eps_a) nL = nL / n_a(TL) */
+  double uR;    /* 1 + (epsR - eps_a) nR */
+  double S;     /* gammaL uL + gammaR uR, Eq. 7 denominator */
+  double alpha; /* Eq. 6; 1 for N = 1 */
+  double J1;    /* Eq. 7 */
+  double J;     /* alpha J1, Eqs. 5 and 19 */
+} qtm_local;
+
+/* alpha = 4g^2 / (4g^2 + gammaL gammaR uL uR) (Eq. 6), as 1/(1 + q): 0 at g = 0, 1 when a
+ * rate is 0, no overflow for large g. The products are grouped so that swapping TL and TR
+ * (uL <-> uR) gives the same bits. */
+QTM_FN double qtm_alpha(double gL, double gR, double g, double uL, double uR) {
+  if (g == 0.0) return 0.0;
+  double q = (gL * gR) * (uL * uR) / (4.0 * g * g);
+  return 1.0 / (1.0 + q);
+}
+
+/* Local current for bath temperatures (TL, TR) and all other parameters from p. */
+QTM_FN qtm_local qtm_local_current(const qtm_params *p, double TL, double TR) {
+  qtm_local r;
+  qtm_thermal tl = qtm_thermal_at(p->omega, TL);
+  qtm_thermal tr = qtm_thermal_at(p->omega, TR);
+  double gLgR = p->gammaL * p->gammaR;
+  r.b = qtm_occupation_gap(tl, tr, p->omega, TL, TR, p->epsL, p->epsR);
+  r.uL = qtm_h(tl, p->epsL) / qtm_h(tl, p->eps_a);
+  r.uR = qtm_h(tr, p->epsR) / qtm_h(tr, p->eps_a);
+  r.S = p->gammaL * r.uL + p->gammaR * r.uR;
+  /* A disconnected bath carries no heat: J1 = 0, also when both rates are 0 (S = 0). */
+  r.J1 = gLgR == 0.0 ? 0.0 : ((2.0 * p->omega) * gLgR) * r.b / r.S;
+  r.alpha = p->N >= 2 ? qtm_alpha(p->gammaL, p->gammaR, p->g, r.uL, r.uR) : 1.0;
+  r.J = r.alpha * r.J1;
+  return r;
+}
+
+/* Contrast |(J + J_rev)/(J - J_rev)| (Eqs. 8-9). With equal bath statistics the sum
+ * J + J_rev is formed analytically, C = |gL-gR| |eps-eps_a| |b| / ((gL+gR)(uL+uR)) (the
+ * general form of Eq. 12; alpha is symmetric and cancels), so that C stays relatively
+ * accurate where J_rev ~ -J. NaN where J = J_rev = 0 (0/0: TL == TR, g = 0, a rate 0). */
+QTM_FN double qtm_local_contrast(const qtm_params *p, qtm_local fwd, qtm_local rev) {
+  if (fwd.J == 0.0 && rev.J == 0.0) return NAN;
+  if (p->epsL == p->epsR)
+    return fabs(p->gammaL - p->gammaR) * fabs(p->epsL - p->eps_a) * fabs(fwd.b) /
+           ((p->gammaL + p->gammaR) * (fwd.uL + fwd.uR));
+  return fabs((fwd.J + rev.J) / (fwd.J - rev.J));
+}
+
+/* Rectification ratio |J|/|J_rev| (Eq. 42): NaN at 0/0, +inf where only J_rev is 0. */
+QTM_FN double qtm_ratio(double J, double J_rev) {
+  if (J == 0.0 && J_rev == 0.0) return NAN;
+  return fabs(J) / fabs(J_rev);
+}
+
+/* dJ/dTL at fixed TR, exact (FORMULAS.md section 3): with J = 2 w alpha gL gR b / S,
+ *   dJ/dTL = (2 w alpha gL gR / S) [c_R - b (epsL - eps_a) ((1 - alpha)/uL + gL/S)] dnL/dTL,
+ * c_R = dB/dnL / (gL gR) = 1 + (epsR - epsL) nR = h(TR, epsR)/h(TR, epsL), and
+ * (1 - alpha)/uL = gL gR uR / (4g^2 + gL gR uL uR) the derivative of alpha's denominator.
+ * For N = 1 alpha = 1 and the (1 - alpha) term vanishes, which is exactly dJ1/dTL. */
+QTM_FN double qtm_local_dJ_dTL(const qtm_params *p, qtm_local r) {
+  double gLgR = p->gammaL * p->gammaR;
+  if (gLgR == 0.0 || r.alpha == 0.0) return 0.0; /* J vanishes identically near the point */
+  qtm_thermal tl = qtm_thermal_at(p->omega, p->TL);
+  qtm_thermal tr = qtm_thermal_at(p->omega, p->TR);
+  double dnL = qtm_occupation_dT(tl, p->omega, p->epsL);
+  if (dnL == 0.0) return 0.0;
+  double cR = qtm_h(tr, p->epsR) / qtm_h(tr, p->epsL);
+  double bracket =
+      cR - r.b * (p->epsL - p->eps_a) * ((1.0 - r.alpha) / r.uL + p->gammaL / r.S);
+  return (2.0 * p->omega * r.alpha * gLgR / r.S) * bracket * dnL;
+}
+
+/* Linear conductance of the single system at temperature T (Eq. 13 corrected, factor 2):
+ * kappa1 = 2 w^2 gL gR nL na nR e^{w/T} / ((gL nL + gR nR) T^2)
+ *        = 2 gL gR x^2 e hL ha hR / (gL hL + gR hR), every h at T with its own statistics.
+ * 0 at T = 0 and where a rate is 0. */
+QTM_FN double qtm_kappa1(const qtm_params *p, double T) {
+  double gLgR = p->gammaL * p->gammaR;
+  if (T == 0.0 || gLgR == 0.0) return 0.0;
+  qtm_thermal t = qtm_thermal_at(p->omega, T);
+  if (t.e == 0.0) return 0.0;
+  double hL = qtm_h(t, p->epsL), hR = qtm_h(t, p->epsR), ha = qtm_h(t, p->eps_a);
+  return 2.0 * gLgR * (t.x * t.x * t.e) * (hL * ha * hR) / (p->gammaL * hL + p->gammaR * hR);
+}
+
+/* alpha at TL = TR = T (Eq. 14's prefactor); 1 for N = 1. */
+QTM_FN double qtm_alpha_at(const qtm_params *p, double T) {
+  if (p->N < 2) return 1.0;
+  qtm_thermal t = qtm_thermal_at(p->omega, T);
+  double ha = qtm_h(t, p->eps_a);
+  return qtm_alpha(p->gammaL, p->gammaR, p->g, qtm_h(t, p->epsL) / ha, qtm_h(t, p->epsR) / ha);
+}
+
+/* Eq. 17 NDTC threshold T* for TR -> 0 (qubits between bosonic baths, N >= 2):
+ * T* = w / ln[1 + 2 gL sqrt(gR) / sqrt((gL + gR)(4g^2 + gL gR))], the printed ratio with 4g^2
+ * multiplied through, so g -> 0 is no 0/0. NaN where it does not apply or where g = 0 (no
+ * current, so no NDTC); +inf where gL or gR is 0 (J1 = 0: no NDTC at any TL). */
+QTM_FN double qtm_ndtc_threshold(const qtm_params *p) {
+  if (!(p->eps_a == -1.0 && p->epsL == 1.0 && p->epsR == 1.0 && p->N >= 2)) return NAN;
+  if (p->g == 0.0) return NAN;
+  double arg = 2.0 * p->gammaL * sqrt(p->gammaR) /
+               sqrt((p->gammaL + p->gammaR) * (4.0 * p->g * p->g + p->gammaL * p->gammaR));
+  if (arg == 0.0) return INFINITY;
+  return p->omega / log1p(arg);
+}
+
+/* Entropy production rate Pi = -(Q_L/TL + Q_R/TR) = (1/TR - 1/TL) J/2 >= 0 (corrected, see
+ * FORMULAS.md section 6). +inf where a temperature is 0 and J != 0; NaN (inf * 0) where a
+ * temperature is 0 and J = 0. */
+QTM_FN double qtm_entropy_production(double TL, double TR, double J) {
+  if (TL > 0.0 && TR > 0.0) {
+    double prod = TL * TR;
+    double gap = (prod == 0.0 || isinf(prod)) ? 1.0 / TR - 1.0 / TL : (TL - TR) / prod;
+    return gap * J * 0.5;
+  }
+  double invL = TL > 0.0 ? 1.0 / TL : INFINITY;
+  double invR = TR > 0.0 ? 1.0 / TR : INFINITY;
+  return (invR - invL) * J * 0.5;
+}
+
+/* ---- Two subsystems: moments, populations and entanglement (Eqs. 31-39) ------------------- */
+
+/* Im of the coherence C = <s1 s2^+ - s1^+ s2>/2 = i J/(4 g w), written as
+ * 2 g gL gR b / ((4g^2 + gL gR uL uR) S) (Eq. 33), which is 0, not 0/0, at g = 0. */
+QTM_FN double qtm_coherence(const qtm_params *p, qtm_local r) {
+  double gLgR = p->gammaL * p->gammaR;
+  if (p->g == 0.0 || gLgR == 0.0) return 0.0;
+  double P = 4.0 * p->g * p->g + gLgR * (r.uL * r.uR);
+  return 2.0 * p->g * gLgR * r.b / (P * r.S);
+}
+
+typedef struct qtm_populations {
+  double p1; /* |11>, both qubits excited */
+  double p4; /* |00>, both in the ground state */
+} qtm_populations;
+
+/* Eq. 38 for two qubits (eps_a = -1), any bath statistics, with the rates written through h:
+ * gamma^- = gamma h, gamma^+ = gamma e h. NaN when both rates are 0 (no unique state). */
+QTM_FN qtm_populations qtm_qubit_populations(const qtm_params *p) {
+  qtm_populations r;
+  qtm_thermal tl = qtm_thermal_at(p->omega, p->TL);
+  qtm_thermal tr = qtm_thermal_at(p->omega, p->TR);
+  double hL = qtm_h(tl, p->epsL), hR = qtm_h(tr, p->epsR);
+  double dnL = p->gammaL * hL, upL = dnL * tl.e; /* gammaL^-, gammaL^+ */
+  double dnR = p->gammaR * hR, upR = dnR * tr.e;
+  double GL = dnL + upL, GR = dnR + upR, G = GL + GR;
+  double g4 = 4.0 * p->g * p->g;
+  double chi = (g4 + GL * GR) * (G * G);
+  if (chi == 0.0) {
+    r.p1 = r.p4 = NAN;
+    return r;
+  }
+  r.p1 = (g4 * (upL + upR) * (upL + upR) + upL * upR * (G * G)) / chi;
+  r.p4 = (g4 * (dnL + dnR) * (dnL + dnR) + dnL * dnR * (G * G)) / chi;
+  return r;
+}
+
+/* ---- Global (strong-coupling) closed forms, Eqs. 21-25 ----------------------------------- */
+
+/* Global forms need two resonant qubits, bosonic baths and 0 < g < omega (section 7). */
+QTM_FN int qtm_global_applies(const qtm_params *p) {
+  return p->N == 2 && p->eps_a == -1.0 && p->epsL == 1.0 && p->epsR == 1.0 && p->g > 0.0 &&
+         p->g < p->omega;
+}
+
+/* coth(x/2) = (2 + m)/(-m) = 1 + 2n for bosons; 1 at T = 0. */
+QTM_FN double qtm_coth_half(qtm_thermal t) { return (2.0 + t.m) / (-t.m); }
+
+typedef struct qtm_global_mode {
+  double J;  /* Eq. 22 */
+  double b;  /* nL(w) - nR(w) */
+  double cL; /* coth(w/2TL) */
+  double cR; /* coth(w/2TR) */
+  double dJ_dTL;
+} qtm_global_mode;
+
+/* One mode of Eq. 22, J(w) = gL gR w [nL - nR] / (gL coth(w/2TL) + gR coth(w/2TR)), with its
+ * exact TL-derivative gL gR (gL + gR) w coth(w/2TR) dnL/dTL / den^2 (positive: the global
+ * current has no NDTC). */
+QTM_FN qtm_global_mode qtm_global_mode_at(const qtm_params *p, double w, double TL, double TR) {
+  qtm_global_mode r;
+  qtm_thermal tl = qtm_thermal_at(w, TL);
+  qtm_thermal tr = qtm_thermal_at(w, TR);
+  double gLgR = p->gammaL * p->gammaR;
+  r.b = qtm_occupation_gap(tl, tr, w, TL, TR, 1.0, 1.0);
+  r.cL = qtm_coth_half(tl);
+  r.cR = qtm_coth_half(tr);
+  double den = p->gammaL * r.cL + p->gammaR * r.cR;
+  if (gLgR == 0.0) {
+    r.J = r.dJ_dTL = 0.0;
+    return r;
+  }
+  r.J = (gLgR * w) * r.b / den;
+  r.dJ_dTL = gLgR * (p->gammaL + p->gammaR) * w * r.cR / (den * den) *
+             qtm_occupation_dT(tl, w, 1.0);
+  return r;
+}
+
+/* Global contrast from the two modes, with the sum J + J_rev formed analytically:
+ * J + J_rev = -2 (gL - gR) gL gR sum w b^2/(S S'), J - J_rev = gL gR (gL + gR) sum
+ * w b (cL + cR)/(S S'), S = gL cL + gR cR, S' = gL cR + gR cL; both modes' b share a sign.
+ * NaN where both global currents are 0. */
+QTM_FN double qtm_global_contrast(const qtm_params *p, const qtm_global_mode *modes,
+                                  const double *w, double J, double J_rev) {
+  if (J == 0.0 && J_rev == 0.0) return NAN;
+  double num = 0.0, den = 0.0;
+  for (int k = 0; k < 2; ++k) {
+    qtm_global_mode m = modes[k];
+    double S = p->gammaL * m.cL + p->gammaR * m.cR;
+    double Sp = p->gammaL * m.cR + p->gammaR * m.cL;
+    double t = w[k] * fabs(m.b) / (S * Sp);
+    num += t * fabs(m.b);
+    den += t * (m.cL + m.cR);
+  }
+  return 2.0 * fabs(p->gammaL - p->gammaR) * num / ((p->gammaL + p->gammaR) * den);
+}
+
+/* x^2 csch(x) = 2 x^2 e^-x / (1 - e^-2x); 0 at x = inf. */
+QTM_FN double qtm_x2_csch(double w, double T) {
+  if (T == 0.0) return 0.0;
+  double x = w / T;
+  double e = exp(-x);
+  if (e == 0.0) return 0.0;
+  return 2.0 * x * x * e / (-expm1(-2.0 * x));
+}
+
+/* Eq. 25: kappa_global(T) = gL gR/(gL + gR) [x+^2 csch x+ + x-^2 csch x-] / 2, x+- = w+-/T. */
+QTM_FN double qtm_kappa_global(const qtm_params *p, double T) {
+  double sum = p->gammaL + p->gammaR;
+  if (sum == 0.0) return 0.0;
+  return p->gammaL * p->gammaR / sum * 0.5 *
+         (qtm_x2_csch(p->omega + p->g, T) + qtm_x2_csch(p->omega - p->g, T));
+}
+
+/* ---- Every observable of one point --------------------------------------------------------- */
+
+/* Fills o with every observable of the (valid) point p; NaN where one does not apply. */
+QTM_FN void qtm_eval_closed_point(const qtm_params *p, qtm_obs *o) {
+  double *v = o->v;
+  qtm_local fwd = qtm_local_current(p, p->TL, p->TR);
+  qtm_local rev = qtm_local_current(p, p->TR, p->TL);
+  double Tm = 0.5 * (p->TL + p->TR);
+  int two_sites = p->N == 2;
+
+  v[QTM_OBS_J1] = fwd.J1;
+  v[QTM_OBS_alpha] = fwd.alpha;
+  v[QTM_OBS_J] = fwd.J;
+  v[QTM_OBS_J_rev] = rev.J;
+  v[QTM_OBS_contrast] = qtm_local_contrast(p, fwd, rev);
+  v[QTM_OBS_ratio] = qtm_ratio(fwd.J, rev.J);
+  v[QTM_OBS_kappa1] = qtm_kappa1(p, Tm);
+  v[QTM_OBS_kappa2] = qtm_alpha_at(p, Tm) * v[QTM_OBS_kappa1];
+  v[QTM_OBS_dJ_dTL] = qtm_local_dJ_dTL(p, fwd);
+  v[QTM_OBS_ndtc_threshold] = qtm_ndtc_threshold(p);
+
+  if (qtm_global_applies(p)) {
+    double w[2] = {p->omega + p->g, p->omega - p->g};
+    qtm_global_mode f[2], r[2];
+    for (int k = 0; k < 2; ++k) {
+      f[k] = qtm_global_mode_at(p, w[k], p->TL, p->TR);
+      r[k] = qtm_global_mode_at(p, w[k], p->TR, p->TL);
+    }
+    v[QTM_OBS_J_global] = f[0].J + f[1].J;
+    v[QTM_OBS_J_global_rev] = r[0].J + r[1].J;
+    v[QTM_OBS_contrast_global] =
+        qtm_global_contrast(p, f, w, v[QTM_OBS_J_global], v[QTM_OBS_J_global_rev]);
+    v[QTM_OBS_kappa_global] = qtm_kappa_global(p, Tm);
+    v[QTM_OBS_dJ_global_dTL] = f[0].dJ_dTL + f[1].dJ_dTL;
+  } else { /* global ME derived for two qubits between bosonic baths, 0 < g < omega only */
+    v[QTM_OBS_J_global] = v[QTM_OBS_J_global_rev] = v[QTM_OBS_contrast_global] = NAN;
+    v[QTM_OBS_kappa_global] = v[QTM_OBS_dJ_global_dTL] = NAN;
+  }
+
+  /* Two-site quantities need two subsystems; populations and entanglement need qubits. */
+  v[QTM_OBS_coherence] = two_sites ? qtm_coherence(p, fwd) : NAN;
+  if (two_sites && p->eps_a == -1.0) {
+    qtm_populations pop = qtm_qubit_populations(p);
+    double root = sqrt(pop.p1 * pop.p4);
+    v[QTM_OBS_p1] = pop.p1;
+    v[QTM_OBS_p4] = pop.p4;
+    v[QTM_OBS_Jc] = 4.0 * p->g * p->omega * root;
+    v[QTM_OBS_concurrence] = 2.0 * fmax(0.0, fabs(v[QTM_OBS_coherence]) - root);
+    if (isnan(root)) v[QTM_OBS_concurrence] = NAN; /* fmax would hide the NaN */
+  } else {
+    v[QTM_OBS_p1] = v[QTM_OBS_p4] = v[QTM_OBS_Jc] = v[QTM_OBS_concurrence] = NAN;
+  }
+  v[QTM_OBS_entropy_production] = qtm_entropy_production(p->TL, p->TR, fwd.J);
+}
+
+#endif

@@ -27,14 +27,17 @@ static qtm_status current_at(const numeric_ctx *c, const qtm_params *p, double T
   q.TR = TR;
   qtm_oracle_result r;
   qtm_status st = c->solve(&q, &r, c->msg, c->msgcap);
-  if (st == QTM_OK) *J = r.J;
+  /* TL == TR: the current is exactly 0 (equilibrium); the solver returns rounding noise */
+  if (st == QTM_OK) *J = TL == TR ? 0.0 : r.J;
   return st;
 }
 
 /* Richardson extrapolation of a symmetric difference quotient D(h) with O(h^2) error. */
 static double richardson(double d_h, double d_2h) { return (4.0 * d_h - d_2h) / 3.0; }
 
-/* Linear conductance lim J/dT at a common temperature T: D(h) = J(T + h/2, T - h/2)/h. */
+/* Linear conductance lim J/dT at a common temperature T. J is not odd in the temperature
+ * difference where the device rectifies, so the quotient is antisymmetrised,
+ * D(h) = (J(T + h/2, T - h/2) - J(T - h/2, T + h/2)) / 2h, whose error is O(h^2). */
 static qtm_status conductance(const numeric_ctx *c, const qtm_params *p, double T, double *kappa) {
   if (T == 0.0) { /* every e^{-w/T} derivative vanishes at T = 0 (FORMULAS.md section 7) */
     *kappa = 0.0;
@@ -42,10 +45,11 @@ static qtm_status conductance(const numeric_ctx *c, const qtm_params *p, double 
   }
   double h = 1e-3 * T, D[2];
   for (int k = 0; k < 2; ++k) {
-    double step = h * (k + 1), J;
-    qtm_status st = current_at(c, p, T + step / 2, T - step / 2, &J);
+    double step = h * (k + 1), Jf, Jr;
+    qtm_status st = current_at(c, p, T + step / 2, T - step / 2, &Jf);
+    if (st == QTM_OK) st = current_at(c, p, T - step / 2, T + step / 2, &Jr);
     if (st != QTM_OK) return st;
-    D[k] = J / step;
+    D[k] = (Jf - Jr) / (2 * step);
   }
   *kappa = richardson(D[0], D[1]);
   return QTM_OK;
@@ -78,6 +82,7 @@ static qtm_status local_observables(const numeric_ctx *c, const qtm_params *p, d
   qtm_oracle_result fwd;
   qtm_status st = c->solve(p, &fwd, c->msg, c->msgcap);
   if (st != QTM_OK) return st;
+  if (p->TL == p->TR) fwd.J = fwd.Q_L = fwd.Q_R = 0.0; /* equilibrium: no heat flows */
   qtm_params single = *p;
   single.N = 1;
   double J1, J_rev, Tm = 0.5 * (p->TL + p->TR);
@@ -86,23 +91,28 @@ static qtm_status local_observables(const numeric_ctx *c, const qtm_params *p, d
 
   v[QTM_OBS_J1] = J1;
   v[QTM_OBS_J] = fwd.J;
-  /* alpha is only defined as a ratio of numerical currents here: NaN where J1 = 0 */
-  v[QTM_OBS_alpha] = p->N == 1 ? 1.0 : (J1 == 0.0 ? NAN : fwd.J / J1);
   v[QTM_OBS_J_rev] = J_rev;
   v[QTM_OBS_contrast] = contrast_of(fwd.J, J_rev);
   v[QTM_OBS_ratio] = qtm_ratio(fwd.J, J_rev);
   if ((st = conductance(c, &single, Tm, &v[QTM_OBS_kappa1])) != QTM_OK) return st;
   if ((st = conductance(c, p, Tm, &v[QTM_OBS_kappa2])) != QTM_OK) return st;
   if ((st = derivative_TL(c, p, &v[QTM_OBS_dJ_dTL])) != QTM_OK) return st;
+  /* alpha = J/J1; at TL == TR both vanish and alpha is their ratio's limit, kappa2/kappa1 */
+  if (p->N == 1)
+    v[QTM_OBS_alpha] = 1.0;
+  else if (J1 != 0.0)
+    v[QTM_OBS_alpha] = fwd.J / J1;
+  else if (p->TL == p->TR && v[QTM_OBS_kappa1] != 0.0)
+    v[QTM_OBS_alpha] = v[QTM_OBS_kappa2] / v[QTM_OBS_kappa1];
 
   v[QTM_OBS_coherence] = fwd.coherence;
   v[QTM_OBS_p1] = fwd.p1;
   v[QTM_OBS_p4] = fwd.p4;
   v[QTM_OBS_Jc] = 4.0 * p->g * p->omega * sqrt(fwd.p1 * fwd.p4); /* Eq. 39's definition */
   v[QTM_OBS_concurrence] = fwd.concurrence;
-  if (p->TL > 0.0 && p->TR > 0.0)
+  if (p->TL > 0.0 && p->TR > 0.0 && p->TL != p->TR)
     v[QTM_OBS_entropy_production] = -(fwd.Q_L / p->TL + fwd.Q_R / p->TR);
-  else /* a zero temperature: +inf or NaN by the same rule as the closed forms */
+  else /* equal or zero temperatures: 0, +inf or NaN by the same rule as the closed forms */
     v[QTM_OBS_entropy_production] = qtm_entropy_production(p->TL, p->TR, fwd.J);
   return QTM_OK;
 }

@@ -566,3 +566,98 @@ Test(validation, every_domain_error_is_named) {
   qtm_param_error err;
   cr_expect_eq(qtm_params_validate(&ok, &err), QTM_OK);
 }
+
+/* ---- Any statistics: the definitions evaluated directly in long double --------------------- */
+
+static long double n_l(long double x, long double eps) { return 1.0L / (expm1l(x) + (1.0L - eps)); }
+
+/* J of Eqs. 5-7 written exactly as printed (with FORMULAS.md's corrections), long double. */
+static long double J_l(const qtm_params *p, double TL, double TR) {
+  long double nL = n_l(p->omega / (long double)TL, p->epsL);
+  long double nR = n_l(p->omega / (long double)TR, p->epsR);
+  long double gL = p->gammaL, gR = p->gammaR, g = p->g;
+  long double uL = 1 + (p->epsL - (long double)p->eps_a) * nL;
+  long double uR = 1 + (p->epsR - (long double)p->eps_a) * nR;
+  long double J1 = 2 * (long double)p->omega * gL * gR * ((nL - nR) + (p->epsR - p->epsL) * nL * nR) /
+                   (gL * uL + gR * uR);
+  long double alpha = p->N >= 2 ? 1 / (1 + gL * gR / (4 * g * g) * uL * uR) : 1.0L;
+  return alpha * J1;
+}
+
+Test(special_forms, contrast_any_statistics) {
+  qtm_rng r;
+  qtm_rng_init(&r, 42, "contrast_any_statistics");
+  for (int k = 0; k < 2000; ++k) {
+    qtm_params p;
+    qtm_params_default(&p);
+    p.TL = qtm_rng_log(&r, 0.05, 50);
+    do p.TR = qtm_rng_log(&r, 0.05, 50); while (fabs(p.TR / p.TL - 1) < 0.01);
+    p.gammaL = qtm_rng_log(&r, 1e-4, 0.1);
+    p.gammaR = qtm_rng_log(&r, 1e-4, 0.1);
+    p.g = qtm_rng_log(&r, 1e-4, 1.0);
+    p.epsL = qtm_rng_range(&r, -1, 1);
+    p.epsR = k % 3 ? qtm_rng_range(&r, -1, 1) : -p.epsL;
+    p.eps_a = k % 2 ? -1.0 : qtm_rng_range(&r, -1, 1);
+    p.N = 1 + k % 3;
+    qtm_obs o = eval_at(&p);
+    long double J = J_l(&p, p.TL, p.TR), Jr = J_l(&p, p.TR, p.TL);
+    long double C = fabsl((J + Jr) / (J - Jr));
+    /* long double carries 1e-19: enough unless C sits on a genuine zero (then skip) */
+    if (C < 1e-6L) continue;
+    expect_rel(o.v[QTM_OBS_J], (double)J, 1e-13, "J, any statistics");
+    expect_rel(o.v[QTM_OBS_contrast], (double)C, 1e-11, "contrast, any statistics");
+  }
+}
+
+/* C ~ c1 dT + c2 dT^2 as TR -> TL: the analytic sum keeps C/dT steady down to dT = 1e-12,
+ * where the plain (J + J_rev)/(J - J_rev) would have lost four digits. */
+Test(limits, contrast_small_temperature_difference) {
+  qtm_params p;
+  qtm_params_default(&p);
+  p.gammaL = 0.004;
+  p.gammaR = 0.03;
+  p.g = 0.02;
+  const double stats[3][3] = {{1, 1, -1}, {1, -1, -1}, {-0.5, 0.7, 1}};
+  for (int s = 0; s < 3; ++s) {
+    p.epsL = stats[s][0], p.epsR = stats[s][1], p.eps_a = stats[s][2];
+    for (p.N = 1; p.N <= 2; ++p.N) {
+      /* divide by the temperature step the doubles really hold (exact by Sterbenz) */
+      double T1 = 0.7 * (1 + 1e-9), T2 = 0.7 * (1 + 1e-12);
+      double ref = obs_at(p, T1, 0.7, QTM_OBS_contrast) / (T1 - 0.7);
+      double fine = obs_at(p, T2, 0.7, QTM_OBS_contrast) / (T2 - 0.7);
+      cr_expect_leq(qtm_relerr(fine, ref), 1e-7, "C/dT %.15g vs %.15g (stats %d N %d)", fine,
+                    ref, s, p.N);
+      cr_expect_gt(ref, 0.0);
+    }
+  }
+}
+
+/* Eqs. 38-39 in long double (whose range needs no subnormals): p1, p4 and Jc stay relatively
+ * accurate deep in the cold, where p1 itself is below the smallest normal double. */
+Test(special_forms, populations_and_critical_current) {
+  qtm_rng r;
+  qtm_rng_init(&r, 38, "populations_and_critical_current");
+  for (int k = 0; k < 1000; ++k) {
+    qtm_params p;
+    qtm_params_default(&p);
+    p.TL = 1.0 / qtm_rng_log(&r, 0.02, 700);
+    p.TR = 1.0 / qtm_rng_log(&r, 0.02, 700);
+    p.gammaL = qtm_rng_log(&r, 1e-4, 0.1);
+    p.gammaR = qtm_rng_log(&r, 1e-4, 0.1);
+    p.g = qtm_rng_log(&r, 1e-4, 1.0);
+    p.epsL = k % 2 ? 1.0 : -1.0;
+    p.epsR = k % 4 < 2 ? 1.0 : qtm_rng_range(&r, -1, 1);
+    qtm_obs o = eval_at(&p);
+    long double nL = n_l(1 / (long double)p.TL, p.epsL), nR = n_l(1 / (long double)p.TR, p.epsR);
+    long double upL = p.gammaL * nL, dnL = p.gammaL * (1 + p.epsL * nL);
+    long double upR = p.gammaR * nR, dnR = p.gammaR * (1 + p.epsR * nR);
+    long double GL = upL + dnL, GR = upR + dnR, G = GL + GR, g4 = 4.0L * p.g * p.g;
+    long double chi = (g4 + GL * GR) * G * G;
+    long double p1 = (g4 * (upL + upR) * (upL + upR) + upL * upR * G * G) / chi;
+    long double p4 = (g4 * (dnL + dnR) * (dnL + dnR) + dnL * dnR * G * G) / chi;
+    long double Jc = 4.0L * p.g * sqrtl(p1 * p4);
+    if (p1 > 1e-300L) expect_rel(o.v[QTM_OBS_p1], (double)p1, 1e-13, "p1 (Eq. 38)");
+    expect_rel(o.v[QTM_OBS_p4], (double)p4, 1e-13, "p4 (Eq. 38)");
+    if (Jc > 1e-300L) expect_rel(o.v[QTM_OBS_Jc], (double)Jc, 1e-13, "Jc (Eq. 39)");
+  }
+}

@@ -122,16 +122,37 @@ QTM_FN qtm_local qtm_local_current(const qtm_params *p, double TL, double TR) {
   return r;
 }
 
-/* Contrast |(J + J_rev)/(J - J_rev)| (Eqs. 8-9). With equal bath statistics the sum
- * J + J_rev is formed analytically, C = |gL-gR| |eps-eps_a| |b| / ((gL+gR)(uL+uR)) (the
- * general form of Eq. 12; alpha is symmetric and cancels), so that C stays relatively
- * accurate where J_rev ~ -J. NaN where J = J_rev = 0 (0/0: TL == TR, g = 0, a rate 0). */
+/* Contrast |(J + J_rev)/(J - J_rev)| (Eqs. 8-9), with the sum J + J_rev formed analytically
+ * so that C keeps its relative accuracy where J_rev ~ -J (small TL - TR, gammaL ~ gammaR).
+ * Write U = uL uR, P = 4g^2 + gL gR U, S = gL uL + gR uR for the forward process and U', P',
+ * S' (u'_L = u(TR; epsL), u'_R = u(TL; epsR)) for the reverse one; b_rev = -b U'/U. Then
+ *   C = |U P' S' - U' P S| / (U P' S' + U' P S),
+ *   U P' S' - U' P S = 4g^2 (U S' - U' S) + gL gR U U' (S' - S),
+ *   S' - S = gL dL + gR dR,  U S' - U' S = -(gL uL u'_L dR + gR uR u'_R dL),
+ * with dL = u'_L - uL = -(epsL - eps_a) [nL(TL) - nL(TR)] and dR = u'_R - uR =
+ * (epsR - eps_a) [nR(TL) - nR(TR)], each an occupation gap of one statistics formed through
+ * expm1. For N = 1 (alpha = 1) C = |U S' - U' S| / (U S' + U' S). With equal bath statistics
+ * this reduces to C = |gL-gR| |eps-eps_a| |b| / ((gL+gR)(uL+uR)) (the general form of Eq. 12),
+ * which is evaluated as such: it is exactly 0 at gammaL == gammaR.
+ * NaN where J = J_rev = 0 (0/0: TL == TR, g = 0, a rate 0). */
 QTM_FN double qtm_local_contrast(const qtm_params *p, qtm_local fwd, qtm_local rev) {
   if (fwd.J == 0.0 && rev.J == 0.0) return NAN;
+  double gL = p->gammaL, gR = p->gammaR;
   if (p->epsL == p->epsR)
-    return fabs(p->gammaL - p->gammaR) * fabs(p->epsL - p->eps_a) * fabs(fwd.b) /
-           ((p->gammaL + p->gammaR) * (fwd.uL + fwd.uR));
-  return fabs((fwd.J + rev.J) / (fwd.J - rev.J));
+    return fabs(gL - gR) * fabs(p->epsL - p->eps_a) * fabs(fwd.b) / ((gL + gR) * (fwd.uL + fwd.uR));
+  qtm_thermal tl = qtm_thermal_at(p->omega, p->TL);
+  qtm_thermal tr = qtm_thermal_at(p->omega, p->TR);
+  double dL = -(p->epsL - p->eps_a) *
+              qtm_occupation_gap(tl, tr, p->omega, p->TL, p->TR, p->epsL, p->epsL);
+  double dR = (p->epsR - p->eps_a) *
+              qtm_occupation_gap(tl, tr, p->omega, p->TL, p->TR, p->epsR, p->epsR);
+  double U = fwd.uL * fwd.uR, Ur = rev.uL * rev.uR;
+  double cross = -(gL * fwd.uL * rev.uL * dR + gR * fwd.uR * rev.uR * dL);
+  if (p->N < 2) return fabs(cross) / (U * rev.S + Ur * fwd.S);
+  double g4 = 4.0 * p->g * p->g, gLgR = gL * gR;
+  double P = g4 + gLgR * U, Pr = g4 + gLgR * Ur;
+  return fabs(g4 * cross + gLgR * U * Ur * (gL * dL + gR * dR)) /
+         (U * Pr * rev.S + Ur * P * fwd.S);
 }
 
 /* Rectification ratio |J|/|J_rev| (Eq. 42): NaN at 0/0, +inf where only J_rev is 0. */
@@ -143,8 +164,9 @@ QTM_FN double qtm_ratio(double J, double J_rev) {
 /* dJ/dTL at fixed TR, exact (FORMULAS.md section 3): with J = 2 w alpha gL gR b / S,
  *   dJ/dTL = (2 w alpha gL gR / S) [c_R - b (epsL - eps_a) ((1 - alpha)/uL + gL/S)] dnL/dTL,
  * c_R = dB/dnL / (gL gR) = 1 + (epsR - epsL) nR = h(TR, epsR)/h(TR, epsL), and
- * (1 - alpha)/uL = gL gR uR / (4g^2 + gL gR uL uR) the derivative of alpha's denominator.
- * For N = 1 alpha = 1 and the (1 - alpha) term vanishes, which is exactly dJ1/dTL. */
+ * (1 - alpha)/uL = gL gR uR / (4g^2 + gL gR uL uR) the derivative of alpha's denominator,
+ * evaluated in that second form (1 - alpha cancels where alpha ~ 1). For N = 1 alpha = 1
+ * and that term is absent, which is exactly dJ1/dTL. */
 QTM_FN double qtm_local_dJ_dTL(const qtm_params *p, qtm_local r) {
   double gLgR = p->gammaL * p->gammaR;
   if (gLgR == 0.0 || r.alpha == 0.0) return 0.0; /* J vanishes identically near the point */
@@ -153,8 +175,8 @@ QTM_FN double qtm_local_dJ_dTL(const qtm_params *p, qtm_local r) {
   double dnL = qtm_occupation_dT(tl, p->omega, p->epsL);
   if (dnL == 0.0) return 0.0;
   double cR = qtm_h(tr, p->epsR) / qtm_h(tr, p->epsL);
-  double bracket =
-      cR - r.b * (p->epsL - p->eps_a) * ((1.0 - r.alpha) / r.uL + p->gammaL / r.S);
+  double alpha_term = p->N >= 2 ? gLgR * r.uR / (4.0 * p->g * p->g + gLgR * (r.uL * r.uR)) : 0.0;
+  double bracket = cR - r.b * (p->epsL - p->eps_a) * (alpha_term + p->gammaL / r.S);
   return (2.0 * p->omega * r.alpha * gLgR / r.S) * bracket * dnL;
 }
 
@@ -218,8 +240,9 @@ QTM_FN double qtm_coherence(const qtm_params *p, qtm_local r) {
 }
 
 typedef struct qtm_populations {
-  double p1; /* |11>, both qubits excited */
-  double p4; /* |00>, both in the ground state */
+  double p1;      /* |11>, both qubits excited */
+  double p4;      /* |00>, both in the ground state */
+  double sqrt_p1; /* formed from scaled rates: p1 is subnormal once w/T > ~354, sqrt(p1) not */
 } qtm_populations;
 
 /* Eq. 38 for two qubits (eps_a = -1), any bath statistics, with the rates written through h:
@@ -235,10 +258,14 @@ QTM_FN qtm_populations qtm_qubit_populations(const qtm_params *p) {
   double g4 = 4.0 * p->g * p->g;
   double chi = (g4 + GL * GR) * (G * G);
   if (chi == 0.0) {
-    r.p1 = r.p4 = NAN;
+    r.p1 = r.p4 = r.sqrt_p1 = NAN;
     return r;
   }
   r.p1 = (g4 * (upL + upR) * (upL + upR) + upL * upR * (G * G)) / chi;
+  double s = fmax(upL, upR); /* 0 only when both temperatures are 0, where p1 = 0 */
+  r.sqrt_p1 = s == 0.0 ? 0.0
+                       : s * sqrt((g4 * ((upL + upR) / s) * ((upL + upR) / s) +
+                                   (upL / s) * (upR / s) * (G * G)) / chi);
   r.p4 = (g4 * (dnL + dnR) * (dnL + dnR) + dnL * dnR * (G * G)) / chi;
   return r;
 }
@@ -343,11 +370,12 @@ QTM_FN void qtm_eval_closed_point(const qtm_params *p, qtm_obs *o) {
 
   if (qtm_global_applies(p)) {
     double w[2] = {p->omega + p->g, p->omega - p->g};
+    /* written out, not looped: a loop here leaves a 176-byte stack frame in the kernel */
     qtm_global_mode f[2], r[2];
-    for (int k = 0; k < 2; ++k) {
-      f[k] = qtm_global_mode_at(p, w[k], p->TL, p->TR);
-      r[k] = qtm_global_mode_at(p, w[k], p->TR, p->TL);
-    }
+    f[0] = qtm_global_mode_at(p, w[0], p->TL, p->TR);
+    f[1] = qtm_global_mode_at(p, w[1], p->TL, p->TR);
+    r[0] = qtm_global_mode_at(p, w[0], p->TR, p->TL);
+    r[1] = qtm_global_mode_at(p, w[1], p->TR, p->TL);
     v[QTM_OBS_J_global] = f[0].J + f[1].J;
     v[QTM_OBS_J_global_rev] = r[0].J + r[1].J;
     v[QTM_OBS_contrast_global] =
@@ -363,7 +391,7 @@ QTM_FN void qtm_eval_closed_point(const qtm_params *p, qtm_obs *o) {
   v[QTM_OBS_coherence] = two_sites ? qtm_coherence(p, fwd) : NAN;
   if (two_sites && p->eps_a == -1.0) {
     qtm_populations pop = qtm_qubit_populations(p);
-    double root = sqrt(pop.p1 * pop.p4);
+    double root = pop.sqrt_p1 * sqrt(pop.p4);
     v[QTM_OBS_p1] = pop.p1;
     v[QTM_OBS_p4] = pop.p4;
     v[QTM_OBS_Jc] = 4.0 * p->g * p->omega * root;

@@ -40,6 +40,7 @@ static qtm_status reject(qtm_param_error *err, qtm_param_id id, double value, co
   if (err) {
     err->param = id;
     err->value = value;
+    err->rule = why;
     snprintf(err->message, sizeof err->message, "%s = %.17g is invalid: %s",
              qtm_param_table[id].name, value, why);
   }

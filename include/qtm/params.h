@@ -59,7 +59,8 @@ extern const qtm_param_info qtm_param_table[QTM_PARAM_COUNT];
 typedef struct qtm_param_error {
   qtm_param_id param;
   double value;
-  char message[192];
+  const char *rule;  /* the rule broken, a static sentence such as "temperatures must be >= 0" */
+  char message[192]; /* "<name> = <value> is invalid: <rule>" */
 } qtm_param_error;
 
 /* Defaults of `qtmscan eval`: omega = 1, epsL = epsR = 1, eps_a = -1, N = 2; the temperatures,

@@ -122,11 +122,9 @@ static int check_required(const qtm_flag *flags) {
 }
 
 /* The error line of a point that qtm_params_validate rejected: the flag, the value as the user
- * typed it, and the rule. The rule is the tail of err->message after "is invalid: " (its
- * head repeats the name and value in another form). */
+ * typed it, and the rule. */
 static int invalid_param(const qtm_flag *flags, const qtm_param_error *err) {
-  const char *marker = "is invalid: ", *why = strstr(err->message, marker);
-  why = why ? why + strlen(marker) : err->message;
+  const char *why = err->rule ? err->rule : err->message;
   char q[4 * QTM_FLAG_QUOTE_MAX + 8];
   int id = (int)err->param;
   if (id < 0 || id >= QTM_PARAM_COUNT) return fail(QTM_EXIT_USAGE, "%s", err->message);

@@ -37,6 +37,22 @@ static double obs_at(qtm_params p, double TL, double TR, qtm_obs_id id) {
   return eval_at(&p).v[id];
 }
 
+/* A random point, qubits between bosonic baths unless the caller changes the statistics:
+ * TL, TR log-uniform in [Tlo, Thi] (with `distinct`, at least 1% apart, so that references
+ * written as plain differences keep their digits), rates log-uniform in [1e-4, 0.1] each
+ * (asymmetric up to 1e3), g log-uniform in [glo, ghi]. */
+static qtm_params random_point(qtm_rng *r, double Tlo, double Thi, double glo, double ghi,
+                               int distinct) {
+  qtm_params p;
+  qtm_params_default(&p);
+  p.TL = qtm_rng_log(r, Tlo, Thi);
+  do p.TR = qtm_rng_log(r, Tlo, Thi); while (distinct && fabs(p.TR / p.TL - 1) < 0.01);
+  p.gammaL = qtm_rng_log(r, 1e-4, 0.1);
+  p.gammaR = qtm_rng_log(r, 1e-4, 0.1);
+  p.g = qtm_rng_log(r, glo, ghi);
+  return p;
+}
+
 /* ---- Extremum search used to locate the figures' peaks ----------------------------------- */
 
 typedef double (*curve_fn)(const qtm_params *p, double T);
@@ -198,13 +214,7 @@ Test(special_forms, qubits_between_bosonic_baths_eqs_10_to_14) {
   qtm_rng r;
   qtm_rng_init(&r, 1011, "qubits_between_bosonic_baths_eqs_10_to_14");
   for (int k = 0; k < 500; ++k) {
-    qtm_params p;
-    qtm_params_default(&p);
-    p.TL = qtm_rng_log(&r, 0.05, 50);
-    do p.TR = qtm_rng_log(&r, 0.05, 50); while (fabs(p.TR / p.TL - 1) < 0.01);
-    p.gammaL = qtm_rng_log(&r, 1e-4, 0.1);
-    p.gammaR = qtm_rng_log(&r, 1e-4, 0.1);
-    p.g = qtm_rng_log(&r, 1e-5, 1.0);
+    qtm_params p = random_point(&r, 0.05, 50, 1e-5, 1.0, 1);
     qtm_obs o = eval_at(&p);
     long double xL = 1.0L / p.TL, xR = 1.0L / p.TR, gL = p.gammaL, gR = p.gammaR, g = p.g;
     long double cL = coth_l(xL / 2), cR = coth_l(xR / 2);
@@ -261,12 +271,8 @@ Test(limits, equal_rates_do_not_rectify) {
   qtm_rng r;
   qtm_rng_init(&r, 5, "equal_rates_do_not_rectify");
   for (int k = 0; k < 200; ++k) {
-    qtm_params p;
-    qtm_params_default(&p);
-    p.TL = qtm_rng_log(&r, 0.01, 100);
-    p.TR = qtm_rng_log(&r, 0.01, 100);
-    p.gammaL = p.gammaR = qtm_rng_log(&r, 1e-4, 0.1);
-    p.g = qtm_rng_log(&r, 1e-4, 1);
+    qtm_params p = random_point(&r, 0.01, 100, 1e-4, 1.0, 0);
+    p.gammaR = p.gammaL;
     p.epsL = p.epsR = k % 2 ? 1.0 : -1.0;
     p.eps_a = k % 4 < 2 ? -1.0 : 1.0;
     p.N = 1 + k % 4;
@@ -424,13 +430,7 @@ Test(limits, mirror_symmetry) {
   qtm_rng r;
   qtm_rng_init(&r, 8, "mirror_symmetry");
   for (int k = 0; k < 300; ++k) {
-    qtm_params p;
-    qtm_params_default(&p);
-    p.TL = qtm_rng_log(&r, 0.01, 100);
-    p.TR = qtm_rng_log(&r, 0.01, 100);
-    p.gammaL = qtm_rng_log(&r, 1e-4, 0.1);
-    p.gammaR = qtm_rng_log(&r, 1e-4, 0.1);
-    p.g = qtm_rng_log(&r, 1e-4, 1);
+    qtm_params p = random_point(&r, 0.01, 100, 1e-4, 1.0, 0);
     p.epsL = qtm_rng_range(&r, -1, 1);
     p.epsR = qtm_rng_range(&r, -1, 1);
     p.eps_a = qtm_rng_range(&r, -1, 1);
@@ -588,13 +588,7 @@ Test(special_forms, contrast_any_statistics) {
   qtm_rng r;
   qtm_rng_init(&r, 42, "contrast_any_statistics");
   for (int k = 0; k < 2000; ++k) {
-    qtm_params p;
-    qtm_params_default(&p);
-    p.TL = qtm_rng_log(&r, 0.05, 50);
-    do p.TR = qtm_rng_log(&r, 0.05, 50); while (fabs(p.TR / p.TL - 1) < 0.01);
-    p.gammaL = qtm_rng_log(&r, 1e-4, 0.1);
-    p.gammaR = qtm_rng_log(&r, 1e-4, 0.1);
-    p.g = qtm_rng_log(&r, 1e-4, 1.0);
+    qtm_params p = random_point(&r, 0.05, 50, 1e-4, 1.0, 1);
     p.epsL = qtm_rng_range(&r, -1, 1);
     p.epsR = k % 3 ? qtm_rng_range(&r, -1, 1) : -p.epsL;
     p.eps_a = k % 2 ? -1.0 : qtm_rng_range(&r, -1, 1);

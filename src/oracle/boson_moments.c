@@ -60,15 +60,9 @@ qtm_status qtm_oracle_moments(const qtm_params *p, qtm_oracle_result *out, doubl
   }
 
   /* The rates carry the baths' statistics; the subsystems' enters only through a a^+. */
-  const qtm_dd w = {p->omega, 0.0};
-  qtm_dd gLm, gLp, gRm, gRp;
-  qtm_oracle_bath_rates(p->gammaL, w, p->TL, p->epsL, &gLm, &gLp);
-  qtm_oracle_bath_rates(p->gammaR, w, p->TR, p->epsR, &gRm, &gRp);
-  if (!qtm_oracle_rates_finite(4, (qtm_dd[]){gLm, gLp, gRm, gRp})) {
-    rc = QTM_ERR_UNSUPPORTED;
-    qtm_lv_seterr(err, errcap, "a bath occupation overflows (omega/T too small): no finite rates");
-    goto cleanup;
-  }
+  qtm_dd rates[4];
+  if ((rc = qtm_oracle_local_rates(p, rates, err, errcap)) != QTM_OK) goto cleanup;
+  const qtm_dd gLm = rates[0], gLp = rates[1], gRm = rates[2], gRp = rates[3];
   kminus[0] = qtm_dd_add(kminus[0], gLm);
   kplus[0] = qtm_dd_add(kplus[0], gLp);
   kminus[N - 1] = qtm_dd_add(kminus[N - 1], gRm);

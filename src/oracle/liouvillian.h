@@ -119,6 +119,11 @@ void qtm_oracle_bath_rates(double gamma, qtm_dd omega, double T, double eps, qtm
 /* 1 when all n rates are finite; near T = DBL_MAX the occupation overflows. */
 int qtm_oracle_rates_finite(int n, const qtm_dd *rates);
 
+/* The local master equation's four rates at the subsystem frequency: rates[0..3] = gammaL^-,
+ * gammaL^+, gammaR^-, gammaR^+ (the baths' statistics enter only here). QTM_ERR_UNSUPPORTED,
+ * with the reason in err, when an occupation overflows. */
+qtm_status qtm_oracle_local_rates(const qtm_params *p, qtm_dd rates[4], char *err, size_t errcap);
+
 /* Which unknowns the qubit chain uses: AUTO is BLOCK; FULL is the plain d^2 Liouvillian. */
 typedef enum {
   QTM_CHAIN_AUTO,

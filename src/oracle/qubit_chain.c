@@ -39,6 +39,15 @@ int qtm_oracle_rates_finite(int n, const qtm_dd *rates) {
   return 1;
 }
 
+qtm_status qtm_oracle_local_rates(const qtm_params *p, qtm_dd rates[4], char *err, size_t errcap) {
+  const qtm_dd w = {p->omega, 0.0};
+  qtm_oracle_bath_rates(p->gammaL, w, p->TL, p->epsL, &rates[0], &rates[1]);
+  qtm_oracle_bath_rates(p->gammaR, w, p->TR, p->epsR, &rates[2], &rates[3]);
+  if (qtm_oracle_rates_finite(4, rates)) return QTM_OK;
+  qtm_lv_seterr(err, errcap, "a bath occupation overflows (omega/T too small): no finite rates");
+  return QTM_ERR_UNSUPPORTED;
+}
+
 void qtm_oracle_bath_rates(double gamma, qtm_dd omega, double T, double eps, qtm_dd *down,
                            qtm_dd *up) {
   qtm_dd n = qtm_oracle_occupation_dd(omega, T, eps);
@@ -122,15 +131,9 @@ qtm_status qtm_oracle_chain(const qtm_params *p, qtm_chain_space space, qtm_orac
     qtm_cm_axpy((size_t)d, (size_t)d, p->g, tmp2, H);
   }
 
-  const qtm_dd w = {p->omega, 0.0};
-  qtm_dd gLm, gLp, gRm, gRp;
-  qtm_oracle_bath_rates(p->gammaL, w, p->TL, p->epsL, &gLm, &gLp);
-  qtm_oracle_bath_rates(p->gammaR, w, p->TR, p->epsR, &gRm, &gRp);
-  if (!qtm_oracle_rates_finite(4, (qtm_dd[]){gLm, gLp, gRm, gRp})) {
-    rc = QTM_ERR_UNSUPPORTED;
-    qtm_lv_seterr(err, errcap, "a bath occupation overflows (omega/T too small): no finite rates");
-    goto cleanup;
-  }
+  qtm_dd rates[4];
+  if ((rc = qtm_oracle_local_rates(p, rates, err, errcap)) != QTM_OK) goto cleanup;
+  const qtm_dd gLm = rates[0], gLp = rates[1], gRm = rates[2], gRp = rates[3];
   const double complex *s1 = sm, *sN = sm + (size_t)(N - 1) * dd;
   const double complex *s1d = sp_, *sNd = sp_ + (size_t)(N - 1) * dd;
   qtm_lv_jump jumps[4] = {{gLm.hi, gLm.lo, s1},

@@ -1,5 +1,6 @@
 /* The CUDA backend's API in a build without nvcc: every call reports "no device", so callers
  * fall back to the CPU and GPU tests skip, with the same code as in a CUDA build. */
+#include "qtm/backend.h"
 #include "qtm/cuda_eval.h"
 
 #include <stdio.h>
@@ -26,5 +27,13 @@ qtm_status qtm_cuda_eval_points(const qtm_params *points, qtm_obs *out, size_t n
     return QTM_ERR_INVALID_ARG;
   }
   put_msg(err, errcap, QTM_NO_CUDA_MSG);
+  return QTM_ERR_NO_DEVICE;
+}
+
+qtm_status qtm_backend_cuda_open(const qtm_scan_plan *plan, qtm_backend **out, char *err,
+                                 size_t errcap) {
+  (void)plan;
+  *out = NULL;
+  if (err && errcap) snprintf(err, errcap, "%s", QTM_NO_CUDA_MSG);
   return QTM_ERR_NO_DEVICE;
 }

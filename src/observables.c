@@ -4,7 +4,7 @@
 #include <string.h>
 
 const qtm_obs_info qtm_obs_table[QTM_OBS_COUNT] = {
-#define QTM_OBS_ROW(name, unit, long_name) {#name, unit, long_name},
+#define QTM_OBS_ROW(name, unit, long_name, domain) {#name, unit, long_name, QTM_DOMAIN_##domain},
     QTM_OBSERVABLE_LIST(QTM_OBS_ROW)
 #undef QTM_OBS_ROW
 };

@@ -24,7 +24,7 @@
 #define REPORT_MAX 10
 
 static const char *const obs_name[QTM_OBS_COUNT] = {
-#define QTM_OBS_NAME(name, unit, long_name) #name,
+#define QTM_OBS_NAME(name, unit, long_name, domain) #name,
     QTM_OBSERVABLE_LIST(QTM_OBS_NAME)
 #undef QTM_OBS_NAME
 };

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cmd_eval.h"
+#include "cmd_info.h"
+#include "cmd_run.h"
 #include "flags.h"
 #include "qtm/version.h"
 
@@ -16,6 +18,10 @@ typedef struct cli_command {
 } cli_command;
 
 static const cli_command commands[] = {
+    {"run", "scan a grid from a YAML config into an HDF5 file of maps", qtm_cmd_run,
+     qtm_cmd_run_help},
+    {"info", "describe a scan file: axes, maps, ranges, NaN counts, provenance", qtm_cmd_info,
+     qtm_cmd_info_help},
     {"eval", "evaluate every observable at one parameter point", qtm_cmd_eval, qtm_cmd_eval_help},
 };
 

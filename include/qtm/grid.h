@@ -1,0 +1,133 @@
+/* The scan grid: up to QTM_MAX_AXES axes over the model parameters (plus the derived axes T,
+ * DeltaT and gamma_ratio), every other parameter fixed; its cutting into tiles, each a
+ * hyperrectangle that is also one HDF5 chunk; and the mapping from a point of a tile to its
+ * parameters, which the CPU loop and the CUDA kernels share (QTM_FN). All indices are int64_t:
+ * grids of 10^10 points are in scope. */
+#ifndef QTM_GRID_H
+#define QTM_GRID_H
+
+#include <stdint.h>
+
+#include "qtm/params.h"
+#include "qtm/physics.h"
+#include "qtm/status.h"
+
+#define QTM_MAX_AXES 9
+
+/* Axis names: the ten parameters (same ids as qtm_param_id), then the derived axes:
+ * T (TL = TR = T), DeltaT (TL = TR + DeltaT), gamma_ratio (gammaL = gamma_ratio * gammaR). */
+typedef enum {
+  QTM_AXIS_T = QTM_PARAM_COUNT,
+  QTM_AXIS_DeltaT,
+  QTM_AXIS_gamma_ratio,
+  QTM_AXIS_ID_COUNT
+} qtm_axis_derived;
+
+/* The description of a grid that a kernel needs: plain data, copied to the device as is.
+ * values[offset[k] .. offset[k] + shape[k]) are axis k's coordinates. */
+typedef struct qtm_grid_desc {
+  int naxes;
+  int axis_id[QTM_MAX_AXES]; /* a qtm_param_id or a qtm_axis_derived */
+  int64_t shape[QTM_MAX_AXES];
+  int64_t offset[QTM_MAX_AXES];
+  qtm_params fixed; /* parameters no axis sets (the others are ignored) */
+} qtm_grid_desc;
+
+/* A grid owns its coordinate values. */
+typedef struct qtm_grid {
+  qtm_grid_desc desc;
+  double *values;  /* all axes' coordinates, concatenated */
+  int64_t nvalues; /* sum of shape[] */
+  int64_t npoints; /* product of shape[] */
+} qtm_grid;
+
+/* A tile: the hyperslab start[k] .. start[k] + count[k] of every axis. */
+typedef struct qtm_tile {
+  int64_t index; /* position in the tile sequence, 0 .. ntiles-1 */
+  int64_t start[QTM_MAX_AXES];
+  int64_t count[QTM_MAX_AXES];
+  int64_t npoints;
+} qtm_tile;
+
+/* How a grid is cut: tile_shape[k] points along axis k (the last tiles of an axis may be
+ * shorter); tiles are numbered in row-major order of the tile grid. */
+typedef struct qtm_tiling {
+  int naxes;
+  int64_t tile_shape[QTM_MAX_AXES];
+  int64_t tiles_per_axis[QTM_MAX_AXES];
+  int64_t ntiles;
+  int64_t max_tile_points; /* product of tile_shape */
+} qtm_tiling;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Name of an axis id ("TL", "T", "gamma_ratio", ...), and its id from a name (-1 if none). */
+const char *qtm_axis_name(int axis_id);
+int qtm_axis_find(const char *name);
+/* Unit and long name of an axis, for the coordinate variables. */
+const char *qtm_axis_unit(int axis_id);
+const char *qtm_axis_long_name(int axis_id);
+
+/* Builds a grid from naxes axes (ids and coordinate arrays, copied) and the fixed parameters.
+ * QTM_ERR_INVALID_ARG (message in err) when naxes > QTM_MAX_AXES, an axis is empty, the point
+ * count overflows int64_t. Does not validate physics: the config layer does. */
+qtm_status qtm_grid_init(qtm_grid *g, int naxes, const int *axis_id, const int64_t *count,
+                         const double *const *values, const qtm_params *fixed, char *err,
+                         size_t errcap);
+void qtm_grid_free(qtm_grid *g);
+
+/* Cuts the grid into tiles of at most target_points points (>= 1): the trailing axes whole
+ * while they fit, then a slice of the next axis, ones before it. A zero-axis grid (a single
+ * point) is one tile. */
+void qtm_tiling_init(qtm_tiling *t, const qtm_grid *g, int64_t target_points);
+/* The k-th tile, 0 <= k < t->ntiles. */
+void qtm_tiling_tile(const qtm_tiling *t, const qtm_grid *g, int64_t k, qtm_tile *tile);
+
+#ifdef __cplusplus
+}
+#endif
+
+/* Parameters of the point whose coordinate index along axis k is coord[k]. Direct parameters
+ * first, then T, DeltaT (reads TR) and gamma_ratio (reads gammaR), so a derived axis sees the
+ * final value of what it depends on. */
+QTM_FN void qtm_grid_point(const qtm_grid_desc *d, const double *values, const int64_t *coord,
+                           qtm_params *p) {
+  *p = d->fixed;
+  for (int pass = 0; pass < 2; ++pass)
+    for (int k = 0; k < d->naxes; ++k) {
+      int id = d->axis_id[k];
+      double v = values[d->offset[k] + coord[k]];
+      if (pass == 0) {
+        switch (id) {
+        case QTM_PARAM_omega: p->omega = v; break;
+        case QTM_PARAM_TL: p->TL = v; break;
+        case QTM_PARAM_TR: p->TR = v; break;
+        case QTM_PARAM_gammaL: p->gammaL = v; break;
+        case QTM_PARAM_gammaR: p->gammaR = v; break;
+        case QTM_PARAM_g: p->g = v; break;
+        case QTM_PARAM_epsL: p->epsL = v; break;
+        case QTM_PARAM_epsR: p->epsR = v; break;
+        case QTM_PARAM_eps_a: p->eps_a = v; break;
+        case QTM_PARAM_N: p->N = (int)v; break;
+        case QTM_AXIS_T: p->TL = p->TR = v; break;
+        default: break;
+        }
+      } else if (id == QTM_AXIS_DeltaT) {
+        p->TL = p->TR + v;
+      } else if (id == QTM_AXIS_gamma_ratio) {
+        p->gammaL = v * p->gammaR;
+      }
+    }
+}
+
+/* Coordinates of point l (row-major) of a tile. */
+QTM_FN void qtm_tile_coord(const qtm_tile *t, int naxes, int64_t l, int64_t *coord) {
+  for (int k = naxes - 1; k >= 0; --k) {
+    coord[k] = t->start[k] + l % t->count[k];
+    l /= t->count[k];
+  }
+}
+
+#endif

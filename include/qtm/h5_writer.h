@@ -1,0 +1,61 @@
+/* The HDF5 output of a scan, readable as netCDF-4: one dataset per observable at the root,
+ * shaped by the axes and chunked by tiles; one coordinate dataset per axis, a dimension scale
+ * attached to every map; units, long names, NaN fill values, provenance attributes. Not
+ * thread-safe (neither is the HDF5 library): one thread at a time. */
+#ifndef QTM_H5_WRITER_H
+#define QTM_H5_WRITER_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "qtm/grid.h"
+#include "qtm/status.h"
+#include "qtm/tile_eval.h"
+
+typedef struct qtm_h5_writer qtm_h5_writer;
+
+typedef struct qtm_h5_layout {
+  const qtm_grid *grid;
+  const qtm_tiling *tiling; /* chunk shape = tiling->tile_shape */
+  int nobs;
+  const int *obs;
+  qtm_dtype dtype;
+  int gzip_level; /* 0 none, 1..9 gzip with shuffle */
+} qtm_h5_layout;
+
+typedef struct qtm_h5_provenance {
+  const char *title;
+  const char *config_path;
+  const char *config_text;
+  const char *command_line;
+  const char *backend;    /* "cpu" / "cuda" */
+  const char *device;
+  const char *start_time; /* ISO 8601 UTC */
+} qtm_h5_provenance;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Creates the file at path (the caller passes NAME.partial), failing if it exists. */
+qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
+                                const qtm_h5_provenance *prov, qtm_h5_writer **out, char *err,
+                                size_t errcap);
+/* Writes one tile of every map (out's arrays: tile->npoints values each, row-major). */
+qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, const qtm_tile_out *out,
+                                    char *err, size_t errcap);
+/* Writes the closing attributes (end_time, points_per_second), flushes, closes and frees w. */
+qtm_status qtm_h5_writer_finish(qtm_h5_writer *w, const char *end_time, double points_per_second,
+                                char *err, size_t errcap);
+/* Closes and frees w without the closing attributes (a failed or interrupted run). */
+void qtm_h5_writer_abort(qtm_h5_writer *w);
+
+/* `qtmscan info`: prints a scan file's axes (name, size, range, units), maps (shape, dtype,
+ * min, max, NaN count), and provenance attributes to out. */
+qtm_status qtm_h5_info_print(const char *path, FILE *out, char *err, size_t errcap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,2 @@
+/* placeholder */
+typedef int qtm_placeholder_scan;

@@ -1,2 +1,368 @@
-/* placeholder */
-typedef int qtm_placeholder_scan;
+/* The scan pipeline: tiles evaluated by a backend on this thread, written by one HDF5 writer
+ * thread, two tile buffers between them so computing and writing overlap. The file is built
+ * as NAME.partial, made durable (fsync), and only then given its name. */
+#define _POSIX_C_SOURCE 200809L
+#include "qtm/scan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qtm/h5_writer.h"
+#include "qtm/progress.h"
+
+void qtm_utc_now(char *buf, size_t cap) {
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static qtm_status fail(char *err, size_t errcap, qtm_status st, const char *fmt, const char *arg,
+                       int errnum) {
+  if (err && errcap) {
+    int n = snprintf(err, errcap, fmt, arg);
+    if (errnum && n >= 0 && (size_t)n < errcap) snprintf(err + n, errcap - (size_t)n, ": %s", strerror(errnum));
+  }
+  return st;
+}
+
+static void notice(const qtm_scan_options *opt, const char *msg) {
+  if (opt->log && !opt->quiet && msg[0]) fprintf(opt->log, "qtmscan: %s\n", msg);
+}
+
+static size_t dtype_size(qtm_dtype t) { return t == QTM_DTYPE_F32 ? sizeof(float) : sizeof(double); }
+
+/* ---- Two tile buffers between the evaluating thread and the writer thread ---------------- */
+
+typedef struct slot {
+  qtm_tile tile;
+  qtm_tile_out out;
+  int full;
+} slot;
+
+typedef struct pipeline {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  slot slots[2];
+  int producer_done;
+  qtm_status writer_status;
+  char writer_err[512];
+  qtm_h5_writer *writer;
+} pipeline;
+
+static void *writer_main(void *arg) {
+  pipeline *pl = arg;
+  for (int64_t k = 0;; ++k) {
+    slot *s = &pl->slots[k % 2];
+    pthread_mutex_lock(&pl->mu);
+    while (!s->full && !pl->producer_done) pthread_cond_wait(&pl->cv, &pl->mu);
+    int have = s->full;
+    pthread_mutex_unlock(&pl->mu);
+    if (!have) break; /* the producer stopped and every filled slot was written */
+    char err[512] = "";
+    qtm_status st = qtm_h5_writer_write_tile(pl->writer, &s->tile, &s->out, err, sizeof err);
+    pthread_mutex_lock(&pl->mu);
+    s->full = 0;
+    if (st != QTM_OK) {
+      pl->writer_status = st;
+      snprintf(pl->writer_err, sizeof pl->writer_err, "%s", err);
+    }
+    pthread_cond_broadcast(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
+    if (st != QTM_OK) break;
+  }
+  return NULL;
+}
+
+static void free_slots(pipeline *pl) {
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < pl->slots[i].out.nobs; ++j) free(pl->slots[i].out.data[j]);
+}
+
+static qtm_status alloc_slots(pipeline *pl, const qtm_scan_plan *plan, char *err, size_t errcap) {
+  for (int i = 0; i < 2; ++i) {
+    qtm_tile_out *o = &pl->slots[i].out;
+    o->dtype = plan->dtype;
+    o->nobs = 0;
+    for (int j = 0; j < plan->nobs; ++j) {
+      o->obs[j] = plan->obs[j];
+      o->data[j] = malloc((size_t)plan->max_tile_points * dtype_size(plan->dtype));
+      if (!o->data[j]) return fail(err, errcap, QTM_ERR_NOMEM, "out of memory for %s", "tile buffers", 0);
+      o->nobs = j + 1;
+    }
+  }
+  return QTM_OK;
+}
+
+/* Evaluates every tile into the slots while the writer thread drains them. */
+static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tiling,
+                            const qtm_grid *g, const qtm_scan_options *opt, int64_t *points_done,
+                            char *err, size_t errcap) {
+  qtm_progress prog;
+  qtm_progress_init(&prog, opt->log, g->npoints, opt->quiet);
+  qtm_status st = QTM_OK;
+  int64_t done = 0;
+  for (int64_t k = 0; k < tiling->ntiles; ++k) {
+    if (opt->stop && *opt->stop) {
+      st = fail(err, errcap, QTM_ERR_INTERRUPTED, "%s", "interrupted by a signal", 0);
+      break;
+    }
+    slot *s = &pl->slots[k % 2];
+    pthread_mutex_lock(&pl->mu);
+    while (s->full && pl->writer_status == QTM_OK) pthread_cond_wait(&pl->cv, &pl->mu);
+    qtm_status wst = pl->writer_status;
+    pthread_mutex_unlock(&pl->mu);
+    if (wst != QTM_OK) break; /* reported by the caller from writer_err */
+    qtm_tiling_tile(tiling, g, k, &s->tile);
+    st = b->ops->eval_tile(b, &s->tile, &s->out, err, errcap);
+    if (st != QTM_OK) break;
+    pthread_mutex_lock(&pl->mu);
+    s->full = 1;
+    pthread_cond_broadcast(&pl->cv);
+    pthread_mutex_unlock(&pl->mu);
+    done += s->tile.npoints;
+    qtm_progress_update(&prog, done);
+  }
+  if (st == QTM_OK && pl->writer_status == QTM_OK) qtm_progress_finish(&prog, done);
+  else if (prog.drawn) fputc('\n', prog.f);
+  *points_done = done;
+  return st;
+}
+
+/* ---- Output paths --------------------------------------------------------------------------- */
+
+/* mkdir -p of the directory holding path. */
+static qtm_status make_parent(const char *path, char *err, size_t errcap) {
+  char *copy = strdup(path);
+  if (!copy) return fail(err, errcap, QTM_ERR_NOMEM, "out of memory", "", 0);
+  char *dir = dirname(copy);
+  qtm_status st = QTM_OK;
+  for (char *p = dir + 1; st == QTM_OK; ++p) {
+    if (*p != '/' && *p != '\0') continue;
+    char c = *p;
+    *p = '\0';
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+      if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        st = fail(err, errcap, QTM_ERR_IO, "cannot create the output directory %s", dir, errno);
+    } else if (!S_ISDIR(sb.st_mode)) {
+      st = fail(err, errcap, QTM_ERR_IO, "%s is not a directory", dir, 0);
+    }
+    *p = c;
+    if (c == '\0') break;
+  }
+  free(copy);
+  return st;
+}
+
+static qtm_status check_output(const char *out, const qtm_scan_options *opt, char *err,
+                               size_t errcap) {
+  struct stat sb;
+  if (stat(out, &sb) == 0) {
+    if (S_ISDIR(sb.st_mode))
+      return fail(err, errcap, QTM_ERR_IO, "the output path %s is a directory", out, 0);
+    if (!opt->force)
+      return fail(err, errcap, QTM_ERR_EXISTS, "%s exists; pass --force to overwrite it", out, 0);
+  }
+  return make_parent(out, err, errcap);
+}
+
+/* fsync of a file or directory, so that a rename that follows survives a crash. */
+static int sync_path(const char *path, int directory) {
+  int fd = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return rc;
+}
+
+/* Gives the finished partial file its name: rename when overwriting is allowed; else a hard
+ * link, which fails rather than replace a file that appeared meanwhile. */
+static qtm_status publish(const char *partial, const char *out, int force, char *err,
+                          size_t errcap) {
+  if (sync_path(partial, 0) != 0)
+    return fail(err, errcap, QTM_ERR_IO, "cannot flush %s to disk", partial, errno);
+  if (force) {
+    if (rename(partial, out) != 0)
+      return fail(err, errcap, QTM_ERR_IO, "cannot rename the finished file to %s", out, errno);
+  } else if (link(partial, out) == 0) {
+    unlink(partial);
+  } else if (errno == EEXIST) {
+    return fail(err, errcap, QTM_ERR_EXISTS, "%s appeared during the scan; the result stays in .partial", out, 0);
+  } else { /* a file system without hard links */
+    struct stat sb;
+    if (stat(out, &sb) == 0)
+      return fail(err, errcap, QTM_ERR_EXISTS, "%s appeared during the scan; the result stays in .partial", out, 0);
+    if (rename(partial, out) != 0)
+      return fail(err, errcap, QTM_ERR_IO, "cannot rename the finished file to %s", out, errno);
+  }
+  char *copy = strdup(out);
+  if (copy) {
+    (void)sync_path(dirname(copy), 1); /* best effort: not every file system supports it */
+    free(copy);
+  }
+  return QTM_OK;
+}
+
+static void plan_from_config(const qtm_config *cfg, const qtm_tiling *tiling, qtm_scan_plan *plan) {
+  memset(plan, 0, sizeof *plan);
+  plan->grid = &cfg->grid;
+  plan->max_tile_points = tiling->max_tile_points;
+  plan->dtype = cfg->dtype;
+  plan->nobs = cfg->nobs;
+  memcpy(plan->obs, cfg->obs, sizeof plan->obs);
+}
+
+/* ---- The scan ------------------------------------------------------------------------------- */
+
+qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_scan_summary *sum,
+                        char *err, size_t errcap) {
+  memset(sum, 0, sizeof *sum);
+  const char *out = opt->output_path ? opt->output_path : cfg->output_path;
+  qtm_status st = check_output(out, opt, err, errcap);
+  if (st != QTM_OK) return st;
+  snprintf(sum->output, sizeof sum->output, "%s", out);
+
+  char partial[4200];
+  snprintf(partial, sizeof partial, "%s.partial", out);
+  if (access(partial, F_OK) == 0) {
+    char msg[4300];
+    snprintf(msg, sizeof msg, "removing %s left by an earlier, unfinished run", partial);
+    notice(opt, msg);
+    if (unlink(partial) != 0) return fail(err, errcap, QTM_ERR_IO, "cannot remove %s", partial, errno);
+  }
+
+  qtm_tiling tiling;
+  qtm_tiling_init(&tiling, &cfg->grid, cfg->tile_points);
+  qtm_scan_plan plan;
+  plan_from_config(cfg, &tiling, &plan);
+
+  qtm_backend *b = NULL;
+  qtm_h5_writer *w = NULL;
+  pipeline pl;
+  memset(&pl, 0, sizeof pl);
+  int sync_ready = 0, thread_started = 0;
+  pthread_t thread;
+  char msg[512] = "";
+
+  st = qtm_backend_open(opt->backend, &plan, opt->threads, &b, msg, sizeof msg);
+  if (st != QTM_OK) {
+    fail(err, errcap, st, "%s", msg, 0);
+    goto cleanup;
+  }
+  notice(opt, msg);
+  snprintf(sum->backend, sizeof sum->backend, "%s", b->name);
+  snprintf(sum->device, sizeof sum->device, "%s", b->device);
+
+  char start[32], end[32];
+  qtm_utc_now(start, sizeof start);
+  qtm_h5_layout layout = {&cfg->grid, &tiling, cfg->nobs, cfg->obs, cfg->dtype, cfg->gzip_level};
+  qtm_h5_provenance prov = {cfg->title, cfg->path,  cfg->text, opt->command_line,
+                            b->name,    b->device, start};
+  if ((st = qtm_h5_writer_create(partial, &layout, &prov, &w, err, errcap)) != QTM_OK) goto cleanup;
+  if ((st = alloc_slots(&pl, &plan, err, errcap)) != QTM_OK) goto cleanup;
+  if (pthread_mutex_init(&pl.mu, NULL) != 0 || pthread_cond_init(&pl.cv, NULL) != 0) {
+    st = fail(err, errcap, QTM_ERR_NOMEM, "%s", "cannot create the writer's lock", 0);
+    goto cleanup;
+  }
+  sync_ready = 1;
+  pl.writer = w;
+  if (pthread_create(&thread, NULL, writer_main, &pl) != 0) {
+    st = fail(err, errcap, QTM_ERR_NOMEM, "%s", "cannot start the writer thread", 0);
+    goto cleanup;
+  }
+  thread_started = 1;
+
+  double t0 = qtm_monotonic_seconds();
+  int64_t done = 0;
+  st = run_tiles(&pl, b, &tiling, &cfg->grid, opt, &done, err, errcap);
+  pthread_mutex_lock(&pl.mu);
+  pl.producer_done = 1;
+  pthread_cond_broadcast(&pl.cv);
+  pthread_mutex_unlock(&pl.mu);
+  pthread_join(thread, NULL);
+  thread_started = 0;
+  if (st == QTM_OK && pl.writer_status != QTM_OK) {
+    st = pl.writer_status;
+    fail(err, errcap, st, "%s", pl.writer_err, 0);
+  }
+  if (st != QTM_OK) goto cleanup;
+
+  sum->seconds = qtm_monotonic_seconds() - t0;
+  sum->points = done;
+  sum->tiles = tiling.ntiles;
+  sum->points_per_second = sum->seconds > 0 ? (double)done / sum->seconds : 0.0;
+  qtm_utc_now(end, sizeof end);
+  st = qtm_h5_writer_finish(w, end, sum->points_per_second, err, errcap);
+  w = NULL; /* finish frees it, whatever the outcome */
+  if (st == QTM_OK) st = publish(partial, out, opt->force, err, errcap);
+
+cleanup:
+  if (thread_started) { /* only on a failed start of the loop: let the writer drain and stop */
+    pthread_mutex_lock(&pl.mu);
+    pl.producer_done = 1;
+    pthread_cond_broadcast(&pl.cv);
+    pthread_mutex_unlock(&pl.mu);
+    pthread_join(thread, NULL);
+  }
+  if (w) qtm_h5_writer_abort(w);
+  if (sync_ready) {
+    pthread_cond_destroy(&pl.cv);
+    pthread_mutex_destroy(&pl.mu);
+  }
+  free_slots(&pl);
+  qtm_backend_free(b);
+  if (st != QTM_OK && access(partial, F_OK) == 0 && opt->log && !opt->quiet)
+    fprintf(opt->log, "qtmscan: the incomplete result stays in %s\n", partial);
+  return st;
+}
+
+qtm_status qtm_scan_estimate_run(const qtm_config *cfg, const qtm_scan_options *opt,
+                                 qtm_scan_estimate *est, char *err, size_t errcap) {
+  memset(est, 0, sizeof *est);
+  qtm_tiling tiling, sample_tiling;
+  qtm_tiling_init(&tiling, &cfg->grid, cfg->tile_points);
+  est->points = cfg->grid.npoints;
+  est->tiles = tiling.ntiles;
+  est->tile_points = tiling.max_tile_points;
+  est->output_bytes = (double)cfg->grid.npoints * cfg->nobs * (double)dtype_size(cfg->dtype) +
+                      (double)cfg->grid.nvalues * sizeof(double);
+
+  /* Time one tile of at most 2^16 points: enough to be steady, quick on any backend. */
+  qtm_tiling_init(&sample_tiling, &cfg->grid, cfg->tile_points < 65536 ? cfg->tile_points : 65536);
+  qtm_scan_plan plan;
+  plan_from_config(cfg, &sample_tiling, &plan);
+  qtm_backend *b = NULL;
+  pipeline pl;
+  memset(&pl, 0, sizeof pl);
+  char msg[512] = "";
+  qtm_status st = qtm_backend_open(opt->backend, &plan, opt->threads, &b, msg, sizeof msg);
+  if (st != QTM_OK) return fail(err, errcap, st, "%s", msg, 0);
+  notice(opt, msg);
+  snprintf(est->backend, sizeof est->backend, "%s", b->name);
+  snprintf(est->device, sizeof est->device, "%s", b->device);
+  if ((st = alloc_slots(&pl, &plan, err, errcap)) == QTM_OK) {
+    qtm_tile tile;
+    qtm_tiling_tile(&sample_tiling, &cfg->grid, 0, &tile);
+    st = b->ops->eval_tile(b, &tile, &pl.slots[0].out, err, errcap); /* warm-up */
+    double t0 = qtm_monotonic_seconds();
+    if (st == QTM_OK) st = b->ops->eval_tile(b, &tile, &pl.slots[0].out, err, errcap);
+    double dt = qtm_monotonic_seconds() - t0;
+    est->sample_points = (double)tile.npoints;
+    est->points_per_second = dt > 0 ? (double)tile.npoints / dt : 0.0;
+    est->expected_seconds =
+        est->points_per_second > 0 ? (double)est->points / est->points_per_second : 0.0;
+  }
+  free_slots(&pl);
+  qtm_backend_free(b);
+  return st;
+}

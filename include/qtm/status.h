@@ -12,7 +12,9 @@
   X(QTM_ERR_UNSUPPORTED, "not supported for these parameters")              \
   X(QTM_ERR_NO_DEVICE, "no CUDA device available")                           \
   X(QTM_ERR_CUDA, "CUDA runtime error")                                      \
-  X(QTM_ERR_IO, "input/output error")
+  X(QTM_ERR_IO, "input/output error")                                       \
+  X(QTM_ERR_EXISTS, "the output exists (use --force to overwrite it)")       \
+  X(QTM_ERR_INTERRUPTED, "interrupted by a signal")
 
 typedef enum {
 #define QTM_STATUS_ENUM(code, msg) code,

@@ -1,0 +1,57 @@
+/* A whole scan: config -> tiles -> backend -> HDF5 writer thread -> NAME.partial -> NAME.
+ * The next tile is evaluated while the last one is written (two tile buffers); all HDF5 calls
+ * happen on one thread at a time. The output appears under its name only when complete. */
+#ifndef QTM_SCAN_H
+#define QTM_SCAN_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "qtm/backend.h"
+#include "qtm/config.h"
+#include "qtm/status.h"
+
+typedef struct qtm_scan_options {
+  qtm_backend_kind backend;
+  int threads;                 /* CPU threads, 0 for every core */
+  int quiet;                   /* no progress line and no notices */
+  int force;                   /* overwrite an existing output */
+  const char *output_path;     /* NULL: the config's output.path */
+  const char *command_line;    /* recorded in the file */
+  FILE *log;                   /* progress and notices (stderr), NULL for none */
+  volatile sig_atomic_t *stop; /* set by a signal handler: stop after the tile in flight */
+} qtm_scan_options;
+
+typedef struct qtm_scan_summary {
+  int64_t points, tiles;
+  double seconds, points_per_second;
+  char backend[16];
+  char device[160];
+  char output[4096];
+} qtm_scan_summary;
+
+typedef struct qtm_scan_estimate {
+  int64_t points, tiles, tile_points;
+  double output_bytes;      /* uncompressed maps plus coordinates */
+  double sample_points;     /* points evaluated to measure the rate */
+  double points_per_second; /* measured on the sample, compute only */
+  double expected_seconds;
+  char backend[16];
+  char device[160];
+} qtm_scan_estimate;
+
+/* Runs the scan. QTM_ERR_EXISTS when the output exists and force is off (nothing is touched);
+ * QTM_ERR_INTERRUPTED when *stop was set: the incomplete NAME.partial is left (its `complete`
+ * attribute absent) and NAME is untouched; any other error likewise leaves NAME untouched. */
+qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_scan_summary *sum,
+                        char *err, size_t errcap);
+
+/* --dry-run: the grid and output sizes, and the time expected from a timed sample tile. */
+qtm_status qtm_scan_estimate_run(const qtm_config *cfg, const qtm_scan_options *opt,
+                                 qtm_scan_estimate *est, char *err, size_t errcap);
+
+/* The current UTC time as ISO 8601, e.g. 2026-11-24T22:04:29Z. */
+void qtm_utc_now(char *buf, size_t cap);
+
+#endif

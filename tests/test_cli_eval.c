@@ -96,49 +96,15 @@ static void describe(const args *a, char *buf, size_t cap) {
     len += (size_t)snprintf(buf + len, cap - len, " '%s'", a->v[i]);
 }
 
-static char *slurp(FILE *f) {
-  cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-  long size = ftell(f);
-  cr_assert_geq(size, 0);
-  rewind(f);
-  char *buf = malloc((size_t)size + 1);
-  cr_assert_not_null(buf);
-  size_t got = fread(buf, 1, (size_t)size, f);
-  cr_assert_eq(got, (size_t)size);
-  buf[size] = '\0';
-  return buf;
-}
-
 /* Runs qtmscan with a's arguments; stdout goes to `stdout_path` when given (then r.out is
  * empty), else into r.out. */
 static run_result run_to(const args *a, const char *stdout_path) {
   const char *argv[MAX_ARGS + 2];
   argv[0] = QTMSCAN_EXE;
   for (int i = 0; i <= a->n; ++i) argv[i + 1] = a->v[i];
-  FILE *out = tmpfile(), *err = tmpfile();
-  cr_assert(out && err, "tmpfile failed");
-  fflush(NULL); /* nothing buffered may be written twice by the child */
-  pid_t pid = fork();
-  cr_assert_geq(pid, 0, "fork failed");
-  if (pid == 0) {
-    int fd_out = fileno(out);
-    if (stdout_path) {
-      FILE *o = fopen(stdout_path, "w");
-      if (!o) _exit(126);
-      fd_out = fileno(o);
-    }
-    if (dup2(fd_out, STDOUT_FILENO) < 0 || dup2(fileno(err), STDERR_FILENO) < 0) _exit(126);
-    execv(QTMSCAN_EXE, (char *const *)argv);
-    _exit(127);
-  }
-  int wstatus = 0;
-  cr_assert_eq(waitpid(pid, &wstatus, 0), pid, "waitpid failed");
-  run_result r;
-  r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  fclose(out);
-  fclose(err);
+  qtm_proc p;
+  cr_assert_eq(qtm_proc_run(argv, stdout_path, &p), 0, "could not run " QTMSCAN_EXE);
+  run_result r = {p.status, p.out, p.err};
   return r;
 }
 

@@ -4,6 +4,7 @@
 #define QTM_TESTUTIL_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef struct qtm_rng {
   uint64_t state;
@@ -19,5 +20,23 @@ double qtm_rng_log(qtm_rng *r, double lo, double hi);   /* log-uniform in [lo, h
 
 /* |x - y| / max(|x|, |y|), 0 when both are 0, inf when exactly one is NaN. */
 double qtm_relerr(double x, double y);
+
+/* A finished child process: exit status (-1 when it did not exit normally), the signal that
+ * ended it (0 if none), and everything it wrote. */
+typedef struct qtm_proc {
+  int status;
+  int signal;
+  char *out, *err;
+} qtm_proc;
+
+/* Runs argv (argv[0] the program's path, NULL-terminated) to completion, capturing stdout
+ * (into stdout_path instead when that is non-NULL, leaving r->out empty) and stderr.
+ * Returns 0, or -1 when the process could not be run. */
+int qtm_proc_run(const char *const *argv, const char *stdout_path, qtm_proc *r);
+/* Starts argv in the background with stdout and stderr to /dev/null; returns its pid or -1. */
+pid_t qtm_proc_start(const char *const *argv);
+/* Waits for pid; returns its exit status, or 128 + signal when a signal ended it. */
+int qtm_proc_wait(pid_t pid);
+void qtm_proc_free(qtm_proc *r);
 
 #endif

@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config git
           libhdf5-dev libcriterion-dev libfyaml-dev liblapacke-dev
-          python3 python3-numpy python3-matplotlib python3-h5py)
+          python3 python3-numpy python3-matplotlib python3-h5py
+          netcdf-bin python3-xarray python3-h5netcdf python3-netcdf4)
 
 missing=()
 for p in "${packages[@]}"; do

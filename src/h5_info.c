@@ -1,4 +1,666 @@
-/* placeholder: qtmscan info is being written */
+/* `qtmscan info`: a scan file's provenance, axes and maps, read through the HDF5 API. Maps
+ * are read in bounded blocks (a scan may hold 10^9 points per map), never whole. The file may
+ * be a partial one (a scan that was interrupted or is still running): it is then reported as
+ * not complete, and unwritten points count as NaN (their fill value). The small HDF5 error
+ * helpers repeat those of h5_writer.c, file-local in both. */
+#include <errno.h>
+#include <hdf5.h>
+#include <hdf5_hl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "qtm/h5_writer.h"
+
+/* Largest block of a map read at once, in points (as doubles: 32 MiB); a block is at least one
+ * chunk, up to READ_MAX_POINTS. */
+#define READ_BUDGET_POINTS ((hsize_t)1 << 22)
+#define READ_MAX_POINTS ((hsize_t)1 << 25)
+#define NAME_CAP 256
+
+/* ---- Errors (as in h5_writer.c) ------------------------------------------------------------ */
+
+typedef struct h5_quiet {
+  H5E_auto2_t func;
+  void *data;
+  int saved;
+} h5_quiet;
+
+static void quiet_begin(h5_quiet *q) {
+  q->func = NULL;
+  q->data = NULL;
+  q->saved = H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data) >= 0;
+  (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* failing only makes HDF5 print more */
+}
+
+static void quiet_end(const h5_quiet *q) {
+  if (q->saved) (void)H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
+}
+
+typedef struct innermost {
+  char text[256];
+} innermost;
+
+static herr_t innermost_cb(unsigned n, const H5E_error2_t *e, void *data) {
+  innermost *in = data;
+  if (n == 0 && e && e->desc && e->desc[0]) snprintf(in->text, sizeof in->text, "%s", e->desc);
+  return 0;
+}
+
+/* "CALL OBJECT: innermost HDF5 message"; right after the failing call. */
+static qtm_status h5_fail(char *err, size_t errcap, const char *call, const char *fmt, ...) {
+  innermost in = {"failed"};
+  (void)H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_cb, &in);
+  if (err && errcap) {
+    char what[192];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    (void)snprintf(err, errcap, "%s %s: %s", call, what, in.text);
+  }
+  return QTM_ERR_IO;
+}
+
+static qtm_status fail_msg(qtm_status st, char *err, size_t errcap, const char *fmt, ...) {
+  if (err && errcap) {
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(err, errcap, fmt, ap);
+    va_end(ap);
+  }
+  return st;
+}
+
+#define H5_CHECK(expr, call, ...)                   \
+  do {                                              \
+    if ((expr) < 0) {                               \
+      rc = h5_fail(err, errcap, call, __VA_ARGS__); \
+      goto cleanup;                                 \
+    }                                               \
+  } while (0)
+
+static void close_h5(hid_t *id, herr_t (*close_fn)(hid_t), const char *call, const char *what,
+                     qtm_status *rc, char *err, size_t errcap) {
+  if (*id < 0) return;
+  herr_t r = close_fn(*id);
+  *id = H5I_INVALID_HID;
+  if (r < 0 && *rc == QTM_OK) *rc = h5_fail(err, errcap, call, "%s", what);
+}
+
+/* ---- Attributes ---------------------------------------------------------------------------- */
+
+/* Text of attribute `name` of obj in a new string (*out; NULL when the attribute is absent):
+ * strings (fixed or variable length) as they are, numbers formatted, several values joined by
+ * ", ". Other types give "(type not shown)". */
+static qtm_status attr_text(hid_t obj, const char *name, char **out, char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t attr = H5I_INVALID_HID, ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
+  hid_t space = H5I_INVALID_HID;
+  char *text = NULL, *buf = NULL, **vbuf = NULL;
+  double *nums = NULL;
+  int vlen_read = 0;
+  *out = NULL;
+  htri_t exists = H5Aexists(obj, name);
+  H5_CHECK(exists, "H5Aexists", "attribute %s", name);
+  if (!exists) return QTM_OK;
+  H5_CHECK(attr = H5Aopen(obj, name, H5P_DEFAULT), "H5Aopen", "attribute %s", name);
+  H5_CHECK(ftype = H5Aget_type(attr), "H5Aget_type", "attribute %s", name);
+  H5_CHECK(space = H5Aget_space(attr), "H5Aget_space", "attribute %s", name);
+  hssize_t npts = H5Sget_simple_extent_npoints(space);
+  H5_CHECK(npts, "H5Sget_simple_extent_npoints", "attribute %s", name);
+  size_t n = (size_t)npts;
+  H5T_class_t cls = H5Tget_class(ftype);
+  H5_CHECK(cls, "H5Tget_class", "attribute %s", name);
+
+  if (cls == H5T_STRING) {
+    htri_t vlen = H5Tis_variable_str(ftype);
+    H5_CHECK(vlen, "H5Tis_variable_str", "attribute %s", name);
+    H5T_cset_t cset = H5Tget_cset(ftype);
+    H5_CHECK(cset, "H5Tget_cset", "attribute %s", name);
+    H5_CHECK(mtype = H5Tcopy(H5T_C_S1), "H5Tcopy", "attribute %s", name);
+    /* HDF5 converts no string between character sets: read in the file's own. */
+    H5_CHECK(H5Tset_cset(mtype, cset), "H5Tset_cset", "attribute %s", name);
+    if (vlen) {
+      H5_CHECK(H5Tset_size(mtype, H5T_VARIABLE), "H5Tset_size", "attribute %s", name);
+      if (!(vbuf = calloc(n ? n : 1, sizeof *vbuf))) goto nomem;
+      H5_CHECK(H5Aread(attr, mtype, vbuf), "H5Aread", "attribute %s", name);
+      vlen_read = 1;
+      size_t total = 1;
+      for (size_t i = 0; i < n; ++i) total += (vbuf[i] ? strlen(vbuf[i]) : 0) + 2;
+      if (!(text = malloc(total))) goto nomem;
+      text[0] = '\0';
+      for (size_t i = 0; i < n; ++i) {
+        if (i) strcat(text, ", ");
+        if (vbuf[i]) strcat(text, vbuf[i]);
+      }
+    } else {
+      size_t size = H5Tget_size(ftype);
+      if (size == 0) {
+        rc = h5_fail(err, errcap, "H5Tget_size", "attribute %s", name);
+        goto cleanup;
+      }
+      H5_CHECK(H5Tset_size(mtype, size), "H5Tset_size", "attribute %s", name);
+      H5_CHECK(H5Tset_strpad(mtype, H5T_STR_NULLPAD), "H5Tset_strpad", "attribute %s", name);
+      if (!(buf = calloc(n * size + 1, 1)) || !(text = malloc(n * (size + 2) + 1))) goto nomem;
+      H5_CHECK(H5Aread(attr, mtype, buf), "H5Aread", "attribute %s", name);
+      text[0] = '\0';
+      for (size_t i = 0; i < n; ++i) {
+        if (i) strcat(text, ", ");
+        strncat(text, buf + i * size, size); /* stops at the first NUL */
+      }
+    }
+  } else if (cls == H5T_INTEGER || cls == H5T_FLOAT) {
+    if (!(nums = malloc((n ? n : 1) * sizeof *nums)) || !(text = malloc(n * 32 + 1))) goto nomem;
+    H5_CHECK(H5Aread(attr, H5T_NATIVE_DOUBLE, nums), "H5Aread", "attribute %s", name);
+    text[0] = '\0';
+    for (size_t i = 0; i < n; ++i)
+      (void)snprintf(text + strlen(text), 32, "%s%.15g", i ? ", " : "", nums[i]);
+  } else {
+    if (!(text = malloc(32))) goto nomem;
+    (void)snprintf(text, 32, "(type not shown)");
+  }
+  *out = text;
+  text = NULL;
+  goto cleanup;
+nomem:
+  rc = fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory reading attribute %s", name);
+cleanup:
+  if (vlen_read) {
+    /* Frees the strings HDF5 allocated; nothing useful to do if it fails. */
+    H5E_BEGIN_TRY {
+#if H5_VERSION_GE(1, 12, 0)
+      (void)H5Treclaim(mtype, space, H5P_DEFAULT, vbuf);
+#else
+      (void)H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, vbuf);
+#endif
+    }
+    H5E_END_TRY;
+  }
+  free(vbuf);
+  free(buf);
+  free(nums);
+  free(text);
+  close_h5(&mtype, H5Tclose, "H5Tclose", name, &rc, err, errcap);
+  close_h5(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
+  close_h5(&ftype, H5Tclose, "H5Tclose", name, &rc, err, errcap);
+  close_h5(&attr, H5Aclose, "H5Aclose", name, &rc, err, errcap);
+  return rc;
+}
+
+/* Prints text on one line: control characters (a multi-line value) become spaces. */
+static void put_line_text(FILE *out, const char *text) {
+  for (const char *c = text; *c; ++c) fputc((unsigned char)*c < 0x20 ? ' ' : *c, out);
+}
+
+/* ---- Provenance ---------------------------------------------------------------------------- */
+
+static qtm_status print_provenance(hid_t file, FILE *out, char *err, size_t errcap) {
+  static const char *const shown[][2] = {
+      {"title", "title"},           {"qtmscan_version", "version"}, {"git_commit", "git commit"},
+      {"backend", "backend"},       {"device", "device"},           {"start_time", "started"},
+      {"end_time", "ended"},        {"points_per_second", "points/s"},
+      {"config_path", "config"},    {"command_line", "command"},
+  };
+  qtm_status rc = QTM_OK;
+  char *text = NULL;
+  for (size_t i = 0; i < sizeof shown / sizeof shown[0]; ++i) {
+    if ((rc = attr_text(file, shown[i][0], &text, err, errcap)) != QTM_OK) return rc;
+    fprintf(out, "%-12s ", shown[i][1]);
+    put_line_text(out, text ? text : "-");
+    if (strcmp(shown[i][0], "config_path") == 0) {
+      char *config = NULL;
+      if ((rc = attr_text(file, "config", &config, err, errcap)) != QTM_OK) {
+        free(text);
+        return rc;
+      }
+      if (config) fprintf(out, " (%zu bytes stored in attribute `config`)", strlen(config));
+      free(config);
+    }
+    fputc('\n', out);
+    free(text);
+    text = NULL;
+  }
+  if ((rc = attr_text(file, "complete", &text, err, errcap)) != QTM_OK) return rc;
+  if (text && strcmp(text, "1") == 0)
+    fprintf(out, "%-12s complete\n", "status");
+  else
+    fprintf(out, "%-12s NOT complete (no `complete` mark: the scan was interrupted or is still "
+                 "running; unwritten points read as NaN)\n",
+            "status");
+  free(text);
+  return QTM_OK;
+}
+
+/* ---- Datasets ------------------------------------------------------------------------------ */
+
+typedef struct name_list {
+  char (*names)[NAME_CAP];
+  size_t n;
+} name_list;
+
+/* The root's links, in creation order when the file tracks it (a qtmscan file does), else by
+ * name. */
+static qtm_status root_links(hid_t file, name_list *list, char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t gcpl = H5I_INVALID_HID, root = H5I_INVALID_HID;
+  unsigned order = 0;
+  H5G_info_t ginfo;
+  H5_CHECK(root = H5Gopen2(file, "/", H5P_DEFAULT), "H5Gopen2", "root group");
+  H5_CHECK(gcpl = H5Gget_create_plist(root), "H5Gget_create_plist", "root group");
+  H5_CHECK(H5Pget_link_creation_order(gcpl, &order), "H5Pget_link_creation_order", "root group");
+  H5_CHECK(H5Gget_info(root, &ginfo), "H5Gget_info", "root group");
+  H5_index_t index = (order & H5P_CRT_ORDER_TRACKED) ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME;
+  list->n = 0;
+  if (!(list->names = calloc(ginfo.nlinks ? ginfo.nlinks : 1, sizeof *list->names))) {
+    rc = fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory listing the root group");
+    goto cleanup;
+  }
+  for (hsize_t i = 0; i < ginfo.nlinks; ++i) {
+    ssize_t len = H5Lget_name_by_idx(root, ".", index, H5_ITER_INC, i, list->names[list->n],
+                                     NAME_CAP, H5P_DEFAULT);
+    H5_CHECK(len, "H5Lget_name_by_idx", "root link %llu", (unsigned long long)i);
+    if ((size_t)len < NAME_CAP) ++list->n; /* a name too long for a qtmscan file: skip it */
+  }
+cleanup:
+  close_h5(&gcpl, H5Pclose, "H5Pclose", "root group creation properties", &rc, err, errcap);
+  close_h5(&root, H5Gclose, "H5Gclose", "root group", &rc, err, errcap);
+  return rc;
+}
+
+/* The name of the dimension scale attached to a dataset's dimension: the scale's own name, as
+ * netCDF names the dimension. */
+static herr_t scale_name_cb(hid_t dset, unsigned dim, hid_t scale, void *data) {
+  (void)dset;
+  (void)dim;
+  char path[NAME_CAP];
+  ssize_t len = H5Iget_name(scale, path, sizeof path);
+  if (len <= 0 || (size_t)len >= sizeof path) return -1;
+  const char *base = strrchr(path, '/');
+  snprintf(data, NAME_CAP, "%s", base ? base + 1 : path);
+  return 1; /* the first scale is the name */
+}
+
+static qtm_status dim_name(hid_t dset, unsigned d, char *name, char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  int nscales = H5DSget_num_scales(dset, d);
+  H5_CHECK(nscales, "H5DSget_num_scales", "dimension %u", d);
+  (void)snprintf(name, NAME_CAP, "dim%u", d);
+  if (nscales > 0)
+    H5_CHECK(H5DSiterate_scales(dset, d, NULL, scale_name_cb, name), "H5DSiterate_scales",
+             "dimension %u", d);
+cleanup:
+  return rc;
+}
+
+static const char *type_name(hid_t type) {
+  H5T_class_t cls = H5Tget_class(type);
+  size_t size = H5Tget_size(type);
+  if (cls == H5T_FLOAT) return size == 4 ? "float32" : size == 8 ? "float64" : "float";
+  if (cls == H5T_INTEGER) return "integer";
+  if (cls == H5T_STRING) return "string";
+  return "other";
+}
+
+/* One value of a 1-D dataset, at index i, as double. */
+static qtm_status read_one(hid_t dset, hid_t fspace, hsize_t i, double *v, char *err,
+                           size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t mspace = H5I_INVALID_HID;
+  hsize_t one = 1;
+  H5_CHECK(mspace = H5Screate_simple(1, &one, NULL), "H5Screate_simple", "one value");
+  H5_CHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &i, NULL, &one, NULL),
+           "H5Sselect_hyperslab", "value %llu", (unsigned long long)i);
+  H5_CHECK(H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, v), "H5Dread",
+           "value %llu", (unsigned long long)i);
+cleanup:
+  close_h5(&mspace, H5Sclose, "H5Sclose", "one value", &rc, err, errcap);
+  return rc;
+}
+
+static qtm_status print_axis(hid_t file, const char *name, FILE *out, char *err,
+                             size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID, type = H5I_INVALID_HID;
+  char *units = NULL;
+  H5_CHECK(dset = H5Dopen2(file, name, H5P_DEFAULT), "H5Dopen2", "axis %s", name);
+  H5_CHECK(space = H5Dget_space(dset), "H5Dget_space", "axis %s", name);
+  H5_CHECK(type = H5Dget_type(dset), "H5Dget_type", "axis %s", name);
+  int rank = H5Sget_simple_extent_ndims(space);
+  H5_CHECK(rank, "H5Sget_simple_extent_ndims", "axis %s", name);
+  if ((rc = attr_text(dset, "units", &units, err, errcap)) != QTM_OK) goto cleanup;
+  hsize_t n = 0;
+  if (rank == 1)
+    H5_CHECK(H5Sget_simple_extent_dims(space, &n, NULL), "H5Sget_simple_extent_dims", "axis %s",
+             name);
+  H5T_class_t cls = H5Tget_class(type);
+  if (rank == 1 && n > 0 && (cls == H5T_FLOAT || cls == H5T_INTEGER)) {
+    double first = 0, last = 0;
+    if ((rc = read_one(dset, space, 0, &first, err, errcap)) != QTM_OK ||
+        (rc = read_one(dset, space, n - 1, &last, err, errcap)) != QTM_OK)
+      goto cleanup;
+    fprintf(out, "  %-16s %10llu  %-14.15g %-14.15g ", name, (unsigned long long)n, first, last);
+  } else {
+    fprintf(out, "  %-16s %10s  %-14s %-14s ", name, rank == 1 ? "0" : "(not 1-D)", "-", "-");
+  }
+  put_line_text(out, units ? units : "-");
+  fputc('\n', out);
+cleanup:
+  free(units);
+  close_h5(&type, H5Tclose, "H5Tclose", name, &rc, err, errcap);
+  close_h5(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
+  close_h5(&dset, H5Dclose, "H5Dclose", name, &rc, err, errcap);
+  return rc;
+}
+
+typedef struct map_stats {
+  double min, max;
+  uint64_t nan, points;
+} map_stats;
+
+/* The shape of the blocks a map is read in: trailing dimensions whole while they fit in
+ * budget points, then as much of the next one as fits (whole chunks when at least one does, so
+ * that no chunk is decompressed twice), ones before: each block is one contiguous run of the
+ * row-major map. */
+static void block_shape(int rank, const hsize_t *dims, const hsize_t *chunk, hsize_t budget,
+                        hsize_t *block) {
+  hsize_t points = 1;
+  int k = rank - 1;
+  for (; k >= 0 && points * dims[k] <= budget; --k) {
+    block[k] = dims[k];
+    points *= dims[k];
+  }
+  if (k >= 0) {
+    hsize_t part = budget / points;
+    if (part < 1) part = 1;
+    if (chunk && part >= chunk[k]) part -= part % chunk[k];
+    block[k] = part;
+    for (--k; k >= 0; --k) block[k] = 1;
+  }
+}
+
+/* Min, max (NaN ignored) and NaN count of map `name`, read block by block through its own
+ * handle, opened with a chunk cache that holds a few chunks (for blocks that end inside one). */
+static qtm_status map_stats_read(hid_t file, const char *name, int rank, const hsize_t *dims,
+                                 const hsize_t *chunk, size_t type_size, int f32, map_stats *s,
+                                 char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+  hid_t dapl = H5I_INVALID_HID;
+  double *buf = NULL; /* holds a block as double, or as float when f32 */
+  hsize_t block[H5S_MAX_RANK], start[H5S_MAX_RANK], count[H5S_MAX_RANK], nblk[H5S_MAX_RANK];
+  hsize_t idx[H5S_MAX_RANK];
+  s->min = INFINITY;
+  s->max = -INFINITY;
+  s->nan = s->points = 0;
+
+  hsize_t chunk_points = 1;
+  for (int k = 0; chunk && k < rank; ++k) chunk_points *= chunk[k];
+  hsize_t budget = chunk_points > READ_BUDGET_POINTS ? chunk_points : READ_BUDGET_POINTS;
+  if (budget > READ_MAX_POINTS) budget = READ_MAX_POINTS;
+  block_shape(rank, dims, chunk, budget, block);
+  hsize_t block_points = 1, total = 1;
+  for (int k = 0; k < rank; ++k) {
+    block_points *= block[k];
+    total *= dims[k];
+    nblk[k] = (dims[k] + block[k] - 1) / block[k];
+    idx[k] = 0;
+  }
+  if (total == 0) return QTM_OK;
+  if (!(buf = malloc((size_t)block_points * sizeof *buf))) {
+    rc = fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory for a block of %llu points",
+                  (unsigned long long)block_points);
+    goto cleanup;
+  }
+  H5_CHECK(dapl = H5Pcreate(H5P_DATASET_ACCESS), "H5Pcreate", "access properties of map %s",
+           name);
+  if (chunk) {
+    size_t cache = (size_t)chunk_points * type_size * 4;
+    if (cache < ((size_t)1 << 20)) cache = (size_t)1 << 20;
+    if (cache > ((size_t)1 << 28)) cache = (size_t)1 << 28;
+    H5_CHECK(H5Pset_chunk_cache(dapl, 10007, cache, 1.0), "H5Pset_chunk_cache", "map %s", name);
+  }
+  H5_CHECK(dset = H5Dopen2(file, name, dapl), "H5Dopen2", "map %s", name);
+  H5_CHECK(space = H5Dget_space(dset), "H5Dget_space", "map %s", name);
+  for (;;) {
+    hsize_t npts = 1;
+    for (int k = 0; k < rank; ++k) {
+      start[k] = idx[k] * block[k];
+      count[k] = dims[k] - start[k] < block[k] ? dims[k] - start[k] : block[k];
+      npts *= count[k];
+    }
+    if (rank > 0) {
+      H5_CHECK(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, count, NULL),
+               "H5Sselect_hyperslab", "map %s block at %llu", name,
+               (unsigned long long)start[0]);
+      H5_CHECK(mspace = H5Screate_simple(1, &npts, NULL), "H5Screate_simple", "block");
+    }
+    /* float32 maps are read as they are: HDF5's float-to-double conversion would cost more
+     * than the decompression. */
+    H5_CHECK(H5Dread(dset, f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE,
+                     rank > 0 ? mspace : H5S_ALL, rank > 0 ? space : H5S_ALL, H5P_DEFAULT, buf),
+             "H5Dread", "map %s block at %llu", name,
+             (unsigned long long)(rank > 0 ? start[0] : 0));
+    close_h5(&mspace, H5Sclose, "H5Sclose", "block", &rc, err, errcap);
+    if (rc != QTM_OK) goto cleanup;
+    for (hsize_t i = 0; i < npts; ++i) {
+      double v = f32 ? (double)((const float *)buf)[i] : buf[i];
+      if (isnan(v)) {
+        ++s->nan;
+      } else {
+        if (v < s->min) s->min = v;
+        if (v > s->max) s->max = v;
+      }
+    }
+    s->points += npts;
+    int k = rank - 1;
+    for (; k >= 0; --k) {
+      if (++idx[k] < nblk[k]) break;
+      idx[k] = 0;
+    }
+    if (k < 0) break;
+  }
+cleanup:
+  free(buf);
+  close_h5(&mspace, H5Sclose, "H5Sclose", "block", &rc, err, errcap);
+  close_h5(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
+  close_h5(&dset, H5Dclose, "H5Dclose", name, &rc, err, errcap);
+  close_h5(&dapl, H5Pclose, "H5Pclose", name, &rc, err, errcap);
+  return rc;
+}
+
+static void print_filters(hid_t dcpl, int nfilters, FILE *out) {
+  if (nfilters <= 0) {
+    fputs("none", out);
+    return;
+  }
+  for (int i = 0; i < nfilters; ++i) {
+    unsigned flags = 0, cd[8] = {0};
+    size_t ncd = 8;
+    char fname[64] = "";
+    H5Z_filter_t f = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof fname, fname,
+                                    NULL);
+    if (i) fputc('+', out);
+    if (f == H5Z_FILTER_DEFLATE)
+      fprintf(out, "deflate(%u)", ncd > 0 ? cd[0] : 0);
+    else if (f == H5Z_FILTER_SHUFFLE)
+      fputs("shuffle", out);
+    else if (f < 0)
+      fputs("?", out);
+    else
+      fprintf(out, "filter %d", (int)f);
+  }
+}
+
+static qtm_status print_map(hid_t file, const char *name, FILE *out, char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID, type = H5I_INVALID_HID;
+  hid_t dcpl = H5I_INVALID_HID;
+  char *units = NULL;
+  hsize_t dims[H5S_MAX_RANK], chunk[H5S_MAX_RANK];
+  char dname[NAME_CAP];
+  H5_CHECK(dset = H5Dopen2(file, name, H5P_DEFAULT), "H5Dopen2", "map %s", name);
+  H5_CHECK(space = H5Dget_space(dset), "H5Dget_space", "map %s", name);
+  H5_CHECK(type = H5Dget_type(dset), "H5Dget_type", "map %s", name);
+  H5_CHECK(dcpl = H5Dget_create_plist(dset), "H5Dget_create_plist", "map %s", name);
+  int rank = H5Sget_simple_extent_ndims(space);
+  H5_CHECK(rank, "H5Sget_simple_extent_ndims", "map %s", name);
+  H5_CHECK(H5Sget_simple_extent_dims(space, dims, NULL), "H5Sget_simple_extent_dims", "map %s",
+           name);
+  H5D_layout_t layout = H5Pget_layout(dcpl);
+  H5_CHECK(layout, "H5Pget_layout", "map %s", name);
+  int chunked = layout == H5D_CHUNKED;
+  if (chunked)
+    H5_CHECK(H5Pget_chunk(dcpl, rank, chunk), "H5Pget_chunk", "map %s", name);
+  int nfilters = H5Pget_nfilters(dcpl);
+  H5_CHECK(nfilters, "H5Pget_nfilters", "map %s", name);
+  if ((rc = attr_text(dset, "units", &units, err, errcap)) != QTM_OK) goto cleanup;
+
+  fprintf(out, "  %s(", name);
+  for (int k = 0; k < rank; ++k) {
+    if ((rc = dim_name(dset, (unsigned)k, dname, err, errcap)) != QTM_OK) goto cleanup;
+    fprintf(out, "%s%s=%llu", k ? ", " : "", dname, (unsigned long long)dims[k]);
+  }
+  fprintf(out, ")  %s", type_name(type));
+  if (chunked) {
+    fputs("  chunks ", out);
+    for (int k = 0; k < rank; ++k)
+      fprintf(out, "%s%llu", k ? "x" : "", (unsigned long long)chunk[k]);
+  } else {
+    fputs(rank ? "  contiguous" : "  scalar", out);
+  }
+  fputs("  compression ", out);
+  print_filters(dcpl, nfilters, out);
+  fputs("  units ", out);
+  put_line_text(out, units ? units : "-");
+  fputc('\n', out);
+
+  H5T_class_t cls = H5Tget_class(type);
+  if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
+    fputs("      (not numeric: no statistics)\n", out);
+    goto cleanup;
+  }
+  map_stats s;
+  size_t tsize = H5Tget_size(type);
+  if ((rc = map_stats_read(file, name, rank, dims, chunked ? chunk : NULL, tsize,
+                           cls == H5T_FLOAT && tsize == 4, &s, err, errcap)) != QTM_OK)
+    goto cleanup;
+  const char *fmt = tsize == 4 ? "%.7g" : "%.15g";
+  fputs("      min ", out);
+  if (s.nan == s.points) {
+    fputs("-  max -", out);
+  } else {
+    fprintf(out, fmt, s.min);
+    fputs("  max ", out);
+    fprintf(out, fmt, s.max);
+  }
+  fprintf(out, "  NaN %llu of %llu", (unsigned long long)s.nan, (unsigned long long)s.points);
+  if (s.points) fprintf(out, " (%.3g%%)", 100.0 * (double)s.nan / (double)s.points);
+  fputc('\n', out);
+cleanup:
+  free(units);
+  close_h5(&dcpl, H5Pclose, "H5Pclose", name, &rc, err, errcap);
+  close_h5(&type, H5Tclose, "H5Tclose", name, &rc, err, errcap);
+  close_h5(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
+  close_h5(&dset, H5Dclose, "H5Dclose", name, &rc, err, errcap);
+  return rc;
+}
+
+/* ---- The report ---------------------------------------------------------------------------- */
+
+/* Sorts the root's datasets into axes (dimension scales) and maps (the rest). is_axis[i] is
+ * 1 for an axis, 0 for a map, -1 for a link that is not a dataset. */
+static qtm_status classify(hid_t file, const name_list *list, int *is_axis, char *err,
+                           size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t obj = H5I_INVALID_HID;
+  for (size_t i = 0; i < list->n; ++i) {
+    const char *name = list->names[i];
+    H5_CHECK(obj = H5Oopen(file, name, H5P_DEFAULT), "H5Oopen", "%s", name);
+    H5I_type_t t = H5Iget_type(obj);
+    H5_CHECK(t, "H5Iget_type", "%s", name);
+    is_axis[i] = -1;
+    if (t == H5I_DATASET) {
+      htri_t scale = H5DSis_scale(obj);
+      H5_CHECK(scale, "H5DSis_scale", "%s", name);
+      is_axis[i] = scale > 0;
+    }
+    close_h5(&obj, H5Oclose, "H5Oclose", name, &rc, err, errcap);
+    if (rc != QTM_OK) goto cleanup;
+  }
+cleanup:
+  close_h5(&obj, H5Oclose, "H5Oclose", "root object", &rc, err, errcap);
+  return rc;
+}
+
 qtm_status qtm_h5_info_print(const char *path, FILE *out, char *err, size_t errcap) {
-  (void)path; (void)out; (void)err; (void)errcap; return QTM_ERR_UNSUPPORTED; }
+  qtm_status rc = QTM_OK;
+  hid_t file = H5I_INVALID_HID, fapl = H5I_INVALID_HID;
+  name_list list = {NULL, 0};
+  int *is_axis = NULL;
+  h5_quiet q;
+  if (err && errcap) err[0] = '\0';
+  if (!path || !out) return fail_msg(QTM_ERR_INVALID_ARG, err, errcap, "no file or stream");
+
+  /* Tell "cannot read" from "not HDF5" before HDF5's less direct messages. */
+  FILE *probe = fopen(path, "rb");
+  if (!probe) return fail_msg(QTM_ERR_IO, err, errcap, "%s: %s", path, strerror(errno));
+  fclose(probe);
+
+  quiet_begin(&q);
+  htri_t is_hdf5 = H5Fis_hdf5(path);
+  if (is_hdf5 <= 0) {
+    rc = fail_msg(QTM_ERR_IO, err, errcap, "%s: not an HDF5 file", path);
+    goto cleanup;
+  }
+  /* STRONG: a read-only report leaves nothing open behind it, whatever happens. */
+  H5_CHECK(fapl = H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate", "file access properties");
+  H5_CHECK(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "H5Pset_fclose_degree", "%s", path);
+  H5_CHECK(file = H5Fopen(path, H5F_ACC_RDONLY, fapl), "H5Fopen", "%s", path);
+  htri_t ours = H5Aexists(file, "qtmscan_version");
+  H5_CHECK(ours, "H5Aexists", "qtmscan_version of %s", path);
+  if (!ours) {
+    rc = fail_msg(QTM_ERR_INVALID_ARG, err, errcap,
+                  "%s: not a qtmscan file (no qtmscan_version attribute)", path);
+    goto cleanup;
+  }
+
+  fprintf(out, "%-12s ", "file");
+  put_line_text(out, path);
+  fputc('\n', out);
+  if ((rc = print_provenance(file, out, err, errcap)) != QTM_OK) goto cleanup;
+  if ((rc = root_links(file, &list, err, errcap)) != QTM_OK) goto cleanup;
+  if (!(is_axis = calloc(list.n ? list.n : 1, sizeof *is_axis))) {
+    rc = fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory listing %s", path);
+    goto cleanup;
+  }
+  if ((rc = classify(file, &list, is_axis, err, errcap)) != QTM_OK) goto cleanup;
+
+  size_t naxes = 0, nmaps = 0;
+  for (size_t i = 0; i < list.n; ++i) {
+    naxes += is_axis[i] == 1;
+    nmaps += is_axis[i] == 0;
+  }
+  fprintf(out, "\naxes (%zu)\n", naxes);
+  if (naxes)
+    fprintf(out, "  %-16s %10s  %-14s %-14s %s\n", "name", "size", "first", "last", "units");
+  for (size_t i = 0; i < list.n; ++i)
+    if (is_axis[i] == 1 && (rc = print_axis(file, list.names[i], out, err, errcap)) != QTM_OK)
+      goto cleanup;
+  fprintf(out, "\nmaps (%zu)\n", nmaps);
+  for (size_t i = 0; i < list.n; ++i)
+    if (is_axis[i] == 0 && (rc = print_map(file, list.names[i], out, err, errcap)) != QTM_OK)
+      goto cleanup;
+  if (fflush(out) != 0 || ferror(out))
+    rc = fail_msg(QTM_ERR_IO, err, errcap, "error writing the report of %s", path);
+
+cleanup:
+  free(is_axis);
+  free(list.names);
+  close_h5(&file, H5Fclose, "H5Fclose", path, &rc, err, errcap);
+  close_h5(&fapl, H5Pclose, "H5Pclose", "file access properties", &rc, err, errcap);
+  quiet_end(&q);
+  return rc;
+}

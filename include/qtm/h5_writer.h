@@ -37,7 +37,9 @@ typedef struct qtm_h5_provenance {
 extern "C" {
 #endif
 
-/* Creates the file at path (the caller passes NAME.partial), failing if it exists. */
+/* Creates the file at path (the caller passes NAME.partial), failing with QTM_ERR_EXISTS if it
+ * exists; other failures give QTM_ERR_IO (QTM_ERR_INVALID_ARG for a bad layout) and remove the
+ * half-built file. err names the failing HDF5 call and object. */
 qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
                                 const qtm_h5_provenance *prov, qtm_h5_writer **out, char *err,
                                 size_t errcap);

@@ -1,0 +1,870 @@
+/* Tests of the HDF5 writer and of `qtmscan info`. Scans of known content are written tile by
+ * tile (tiles in reverse order, with partial edge tiles) and read back through the HDF5 API,
+ * never through the writer's own code: every map value at every point against the formula of
+ * this file, dtypes, chunk shapes, filters, fill values, coordinate datasets, dimension scales
+ * and their attachments, attributes, creation order, timestamps; then the failure paths (file
+ * exists, bad layouts, mismatched tiles, abort) and the report of `qtmscan info`, through the
+ * library and the built binary. Values are exact (small integers and quarters, exact in
+ * float32), so every comparison is an equality. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <dirent.h>
+#include <hdf5.h>
+#include <hdf5_hl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "qtm/grid.h"
+#include "qtm/h5_writer.h"
+#include "qtm/observables.h"
+#include "qtm/params.h"
+#include "qtm/version.h"
+#include "testutil.h"
+
+#ifndef QTMSCAN_EXE
+#error "QTMSCAN_EXE must be the path of the qtmscan binary (tests/CMakeLists.txt)"
+#endif
+
+/* ---- Scratch directory, one per test process ----------------------------------------------- */
+
+static char scratch[64];
+
+static void scratch_make(void) {
+  snprintf(scratch, sizeof scratch, "/tmp/qtm_h5_test_XXXXXX");
+  cr_assert_not_null(mkdtemp(scratch), "mkdtemp failed");
+}
+
+static void scratch_remove(void) {
+  DIR *d = opendir(scratch);
+  if (!d) return;
+  struct dirent *e;
+  char path[512];
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+      snprintf(path, sizeof path, "%s/%s", scratch, e->d_name);
+      (void)unlink(path);
+    }
+  closedir(d);
+  (void)rmdir(scratch);
+}
+
+static const char *scratch_path(char *buf, size_t cap, const char *name) {
+  snprintf(buf, cap, "%s/%s", scratch, name);
+  return buf;
+}
+
+TestSuite(h5_writer, .init = scratch_make, .fini = scratch_remove);
+TestSuite(h5_info, .init = scratch_make, .fini = scratch_remove);
+
+/* ---- Scans of known content ---------------------------------------------------------------- */
+
+/* Coordinate i of axis k: distinct per axis, exact in binary. */
+static double coord_value(int k, int64_t i) { return 0.25 * (double)(i + 1) + 10.0 * k; }
+
+/* Value of map m at the point of indices idx: m * 10^6 + the indices as base-100 digits (each
+ * axis has fewer than 100 points), + 0.5 for the single point of a zero-axis grid; NaN at some
+ * points of map 1 (the flat row-major index = 3 mod 11). Exact in float32 (< 2^24). */
+static double expected(int m, int naxes, const int64_t *shape, const int64_t *idx) {
+  int64_t flat = 0;
+  double digits = 0;
+  for (int k = 0; k < naxes; ++k) {
+    flat = flat * shape[k] + idx[k];
+    digits = digits * 100 + (double)idx[k];
+  }
+  if (m == 1 && flat % 11 == 3) return NAN;
+  return 1e6 * m + digits + (naxes == 0 ? 0.5 : 0.0);
+}
+
+typedef struct scan_spec {
+  int naxes;
+  int axis_id[QTM_MAX_AXES];
+  int64_t count[QTM_MAX_AXES];
+  int64_t target; /* tile size asked of qtm_tiling_init */
+  int nobs;
+  int obs[QTM_OBS_COUNT];
+  qtm_dtype dtype;
+  int gzip;
+} scan_spec;
+
+static const qtm_h5_provenance test_prov = {
+    "writer test", "configs/test.yaml", "axes:\n  TL: [0.25, 1]\n# \xce\xb3 and \xc2\xb5\n",
+    "qtmscan run configs/test.yaml -o out.h5", "cpu", "2 OpenMP threads",
+    "2026-01-02T03:04:05Z"};
+
+/* Three axes as in a real scan (a temperature, a derived ratio, a coupling), 7 x 5 x 9 points;
+ * a target of 20 points gives tiles of 1 x 2 x 9, partial along gamma_ratio (5 = 2 + 2 + 1). */
+static scan_spec three_axes(qtm_dtype dtype, int gzip) {
+  scan_spec s = {3,    {QTM_PARAM_TL, QTM_AXIS_gamma_ratio, QTM_PARAM_g}, {7, 5, 9}, 20, 3,
+                 {QTM_OBS_J, QTM_OBS_contrast, QTM_OBS_alpha}, dtype, gzip};
+  return s;
+}
+
+static void grid_make(const scan_spec *s, qtm_grid *g, qtm_tiling *t) {
+  double *vals[QTM_MAX_AXES];
+  const double *cvals[QTM_MAX_AXES];
+  for (int k = 0; k < s->naxes; ++k) {
+    vals[k] = malloc((size_t)s->count[k] * sizeof(double));
+    cr_assert_not_null(vals[k]);
+    for (int64_t i = 0; i < s->count[k]; ++i) vals[k][i] = coord_value(k, i);
+    cvals[k] = vals[k];
+  }
+  qtm_params fixed;
+  qtm_params_default(&fixed);
+  char err[256] = "";
+  cr_assert_eq(qtm_grid_init(g, s->naxes, s->axis_id, s->count, cvals, &fixed, err, sizeof err),
+               QTM_OK, "qtm_grid_init: %s", err);
+  for (int k = 0; k < s->naxes; ++k) free(vals[k]);
+  qtm_tiling_init(t, g, s->target);
+}
+
+/* Fills tile out arrays (allocated for max_tile_points) with the expected values. */
+static void tile_fill(const scan_spec *s, const qtm_tile *tile, qtm_tile_out *out) {
+  for (int64_t l = 0; l < tile->npoints; ++l) {
+    int64_t idx[QTM_MAX_AXES];
+    qtm_tile_coord(tile, s->naxes, l, idx);
+    for (int j = 0; j < s->nobs; ++j) {
+      double v = expected(j, s->naxes, s->count, idx);
+      if (s->dtype == QTM_DTYPE_F32)
+        ((float *)out->data[j])[l] = (float)v;
+      else
+        ((double *)out->data[j])[l] = v;
+    }
+  }
+}
+
+static void out_alloc(const scan_spec *s, const qtm_tiling *t, qtm_tile_out *out) {
+  memset(out, 0, sizeof *out);
+  out->dtype = s->dtype;
+  out->nobs = s->nobs;
+  size_t size = s->dtype == QTM_DTYPE_F32 ? sizeof(float) : sizeof(double);
+  for (int j = 0; j < s->nobs; ++j) {
+    out->obs[j] = s->obs[j];
+    out->data[j] = calloc((size_t)t->max_tile_points, size);
+    cr_assert_not_null(out->data[j]);
+  }
+}
+
+static void out_free(qtm_tile_out *out) {
+  for (int j = 0; j < out->nobs; ++j) free(out->data[j]);
+}
+
+typedef enum { END_FINISH, END_ABORT } scan_end;
+
+/* Writes the scan: create, tiles last to first (up to `ntiles`, all when < 0), then finish or
+ * abort. Returns the number of tiles with a partial extent. */
+static int64_t scan_write(const scan_spec *s, const char *path, int64_t ntiles, scan_end end) {
+  qtm_grid g;
+  qtm_tiling t;
+  qtm_tile_out out;
+  grid_make(s, &g, &t);
+  out_alloc(s, &t, &out);
+  qtm_h5_layout layout = {&g, &t, s->nobs, s->obs, s->dtype, s->gzip};
+  qtm_h5_writer *w = NULL;
+  char err[512] = "";
+  cr_assert_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err), QTM_OK,
+               "create: %s", err);
+  cr_assert_not_null(w);
+  if (ntiles < 0 || ntiles > t.ntiles) ntiles = t.ntiles;
+  int64_t partial = 0;
+  for (int64_t n = 0; n < ntiles; ++n) {
+    qtm_tile tile;
+    qtm_tiling_tile(&t, &g, t.ntiles - 1 - n, &tile);
+    for (int k = 0; k < s->naxes; ++k)
+      if (tile.count[k] < t.tile_shape[k]) {
+        ++partial;
+        break;
+      }
+    tile_fill(s, &tile, &out);
+    cr_assert_eq(qtm_h5_writer_write_tile(w, &tile, &out, err, sizeof err), QTM_OK,
+                 "write_tile %lld: %s", (long long)tile.index, err);
+  }
+  if (end == END_FINISH)
+    cr_assert_eq(qtm_h5_writer_finish(w, "2026-01-02T03:04:06Z", 1234.5, err, sizeof err), QTM_OK,
+                 "finish: %s", err);
+  else
+    qtm_h5_writer_abort(w);
+  out_free(&out);
+  qtm_grid_free(&g);
+  return partial;
+}
+
+/* ---- Reading back through the HDF5 API ----------------------------------------------------- */
+
+static hid_t open_ro(const char *path) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  cr_assert_geq(f, 0, "H5Fopen %s", path);
+  return f;
+}
+
+/* A fixed-length, NUL-terminated string attribute, read as such (the writer's promise to
+ * netCDF: NC_CHAR, not NC_STRING); returns a malloc'd copy. */
+static char *attr_string(hid_t obj, const char *name) {
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  cr_assert_geq(a, 0, "attribute %s missing", name);
+  hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+  cr_assert_eq(H5Tget_class(ft), H5T_STRING, "attribute %s not a string", name);
+  cr_assert_eq(H5Tis_variable_str(ft), 0, "attribute %s is variable-length", name);
+  cr_assert_eq(H5Tget_strpad(ft), H5T_STR_NULLTERM, "attribute %s not NUL-terminated", name);
+  cr_assert_eq(H5Tget_cset(ft), H5T_CSET_UTF8, "attribute %s not UTF-8", name);
+  cr_assert_eq(H5Sget_simple_extent_type(sp), H5S_SCALAR, "attribute %s not scalar", name);
+  size_t size = H5Tget_size(ft);
+  char *buf = calloc(size + 1, 1);
+  cr_assert_not_null(buf);
+  cr_assert_geq(H5Aread(a, ft, buf), 0);
+  cr_assert_eq(strlen(buf), size - 1, "attribute %s: size %zu for %zu characters", name, size,
+               strlen(buf));
+  H5Tclose(ft);
+  H5Sclose(sp);
+  H5Aclose(a);
+  return buf;
+}
+
+static void expect_attr_string(hid_t obj, const char *name, const char *want) {
+  char *got = attr_string(obj, name);
+  cr_expect_str_eq(got, want, "attribute %s", name);
+  free(got);
+}
+
+/* A scalar numeric attribute of file type `type`, read as double. */
+static double attr_number(hid_t obj, const char *name, hid_t type) {
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  cr_assert_geq(a, 0, "attribute %s missing", name);
+  hid_t ft = H5Aget_type(a), sp = H5Aget_space(a);
+  cr_assert_gt(H5Tequal(ft, type), 0, "attribute %s has another type", name);
+  cr_assert_eq(H5Sget_simple_extent_type(sp), H5S_SCALAR, "attribute %s not scalar", name);
+  double v = 0;
+  cr_assert_geq(H5Aread(a, H5T_NATIVE_DOUBLE, &v), 0);
+  H5Tclose(ft);
+  H5Sclose(sp);
+  H5Aclose(a);
+  return v;
+}
+
+/* No timestamps on any object: the same scan gives the same bytes. */
+static void expect_no_times(hid_t file, const char *name) {
+  H5O_info_t info;
+#if H5_VERSION_GE(1, 12, 0)
+  cr_assert_geq(H5Oget_info_by_name3(file, name, &info, H5O_INFO_TIME, H5P_DEFAULT), 0);
+#else
+  cr_assert_geq(H5Oget_info_by_name2(file, name, &info, H5O_INFO_TIME, H5P_DEFAULT), 0);
+#endif
+  cr_expect(info.atime == 0 && info.mtime == 0 && info.ctime == 0 && info.btime == 0,
+            "object %s carries timestamps", name);
+}
+
+static void check_global_attrs(hid_t file, int finished) {
+  expect_attr_string(file, "Conventions", "CF-1.8");
+  expect_attr_string(file, "title", test_prov.title);
+  expect_attr_string(file, "qtmscan_version", QTM_VERSION_STRING);
+  expect_attr_string(file, "git_commit", QTM_GIT_COMMIT);
+  expect_attr_string(file, "config", test_prov.config_text);
+  expect_attr_string(file, "config_path", test_prov.config_path);
+  expect_attr_string(file, "command_line", test_prov.command_line);
+  expect_attr_string(file, "backend", test_prov.backend);
+  expect_attr_string(file, "device", test_prov.device);
+  expect_attr_string(file, "start_time", test_prov.start_time);
+  if (finished) {
+    expect_attr_string(file, "end_time", "2026-01-02T03:04:06Z");
+    cr_expect_eq(attr_number(file, "points_per_second", H5T_IEEE_F64LE), 1234.5);
+    cr_expect_eq(attr_number(file, "complete", H5T_STD_I32LE), 1.0);
+  } else {
+    cr_expect_eq(H5Aexists(file, "end_time"), 0, "an aborted file has an end_time");
+    cr_expect_eq(H5Aexists(file, "complete"), 0, "an aborted file is marked complete");
+  }
+}
+
+/* Root links, in creation order: the axes, then the maps. */
+static void check_creation_order(hid_t file, const scan_spec *s) {
+  hid_t root = H5Gopen2(file, "/", H5P_DEFAULT);
+  hid_t gcpl = H5Gget_create_plist(root);
+  H5Gclose(root);
+  unsigned lflags = 0, aflags = 0;
+  cr_assert_geq(H5Pget_link_creation_order(gcpl, &lflags), 0);
+  cr_assert_geq(H5Pget_attr_creation_order(gcpl, &aflags), 0);
+  cr_expect_eq(lflags, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  cr_expect_eq(aflags, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  H5Pclose(gcpl);
+  H5G_info_t gi;
+  cr_assert_geq(H5Gget_info(file, &gi), 0);
+  cr_assert_eq(gi.nlinks, (hsize_t)(s->naxes + s->nobs));
+  for (hsize_t i = 0; i < gi.nlinks; ++i) {
+    char name[64];
+    cr_assert_gt(H5Lget_name_by_idx(file, ".", H5_INDEX_CRT_ORDER, H5_ITER_INC, i, name,
+                                    sizeof name, H5P_DEFAULT),
+                 0);
+    const char *want = (int)i < s->naxes ? qtm_axis_name(s->axis_id[i])
+                                         : qtm_obs_table[s->obs[(int)i - s->naxes]].name;
+    cr_expect_str_eq(name, want, "link %llu in creation order", (unsigned long long)i);
+    expect_no_times(file, name);
+  }
+  expect_no_times(file, "/");
+}
+
+static void check_coordinates(hid_t file, const scan_spec *s) {
+  for (int k = 0; k < s->naxes; ++k) {
+    const char *name = qtm_axis_name(s->axis_id[k]);
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    cr_assert_geq(d, 0, "coordinate %s missing", name);
+    hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
+    cr_expect_gt(H5Tequal(ft, H5T_IEEE_F64LE), 0, "coordinate %s not float64", name);
+    hsize_t n = 0;
+    cr_assert_eq(H5Sget_simple_extent_ndims(sp), 1);
+    H5Sget_simple_extent_dims(sp, &n, NULL);
+    cr_assert_eq(n, (hsize_t)s->count[k]);
+    double *v = malloc(n * sizeof *v);
+    cr_assert_geq(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0);
+    for (hsize_t i = 0; i < n; ++i)
+      cr_expect_eq(v[i], coord_value(k, (int64_t)i), "%s[%llu]", name, (unsigned long long)i);
+    free(v);
+    cr_expect_gt(H5DSis_scale(d), 0, "coordinate %s not a dimension scale", name);
+    char sname[64] = "";
+    cr_expect_gt(H5DSget_scale_name(d, sname, sizeof sname), 0);
+    cr_expect_str_eq(sname, name, "scale name");
+    expect_attr_string(d, "units", qtm_axis_unit(s->axis_id[k]));
+    expect_attr_string(d, "long_name", qtm_axis_long_name(s->axis_id[k]));
+    H5Tclose(ft);
+    H5Sclose(sp);
+    H5Dclose(d);
+  }
+}
+
+/* Every value of map j (of `written` tiles, last to first; unwritten points must be NaN). */
+static void check_map_values(hid_t d, const scan_spec *s, int j, int64_t written) {
+  qtm_grid g;
+  qtm_tiling t;
+  grid_make(s, &g, &t);
+  size_t n = (size_t)g.npoints;
+  int f32 = s->dtype == QTM_DTYPE_F32;
+  void *buf = malloc(n * (f32 ? sizeof(float) : sizeof(double)));
+  cr_assert_not_null(buf);
+  cr_assert_geq(H5Dread(d, f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL,
+                        H5P_DEFAULT, buf),
+                0);
+  /* Points of the first ntiles - written tiles were never written: fill value. */
+  unsigned char *was_written = calloc(n, 1);
+  for (int64_t ti = t.ntiles - written; ti < t.ntiles; ++ti) {
+    qtm_tile tile;
+    qtm_tiling_tile(&t, &g, ti, &tile);
+    for (int64_t l = 0; l < tile.npoints; ++l) {
+      int64_t idx[QTM_MAX_AXES], flat = 0;
+      qtm_tile_coord(&tile, s->naxes, l, idx);
+      for (int k = 0; k < s->naxes; ++k) flat = flat * s->count[k] + idx[k];
+      was_written[flat] = 1;
+    }
+  }
+  int64_t idx[QTM_MAX_AXES] = {0};
+  for (size_t p = 0; p < n; ++p) {
+    size_t rest = p;
+    for (int k = s->naxes - 1; k >= 0; --k) {
+      idx[k] = (int64_t)(rest % (size_t)s->count[k]);
+      rest /= (size_t)s->count[k];
+    }
+    double want = was_written[p] ? expected(j, s->naxes, s->count, idx) : NAN;
+    double got = f32 ? (double)((float *)buf)[p] : ((double *)buf)[p];
+    if (f32 && !isnan(want)) want = (double)(float)want;
+    if (isnan(want))
+      cr_assert(isnan(got), "map %d point %zu: %g, want NaN", j, p, got);
+    else
+      cr_assert_eq(got, want, "map %d point %zu: %.17g, want %.17g", j, p, got, want);
+  }
+  free(was_written);
+  free(buf);
+  qtm_grid_free(&g);
+}
+
+static void check_maps(hid_t file, const scan_spec *s, int64_t written) {
+  qtm_grid g;
+  qtm_tiling t;
+  grid_make(s, &g, &t);
+  int f32 = s->dtype == QTM_DTYPE_F32;
+  hid_t ftype = f32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE;
+  for (int j = 0; j < s->nobs; ++j) {
+    const qtm_obs_info *info = &qtm_obs_table[s->obs[j]];
+    hid_t d = H5Dopen2(file, info->name, H5P_DEFAULT);
+    cr_assert_geq(d, 0, "map %s missing", info->name);
+    hid_t ft = H5Dget_type(d), sp = H5Dget_space(d), dcpl = H5Dget_create_plist(d);
+    cr_expect_gt(H5Tequal(ft, ftype), 0, "map %s dtype", info->name);
+
+    /* Shape = the axes in config order; chunk = tile shape; filters as asked. */
+    cr_assert_eq(H5Sget_simple_extent_ndims(sp), s->naxes);
+    hsize_t dims[QTM_MAX_AXES], chunk[QTM_MAX_AXES];
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    for (int k = 0; k < s->naxes; ++k) cr_expect_eq(dims[k], (hsize_t)s->count[k]);
+    int nfilters = H5Pget_nfilters(dcpl);
+    if (s->naxes > 0) {
+      cr_assert_eq(H5Pget_layout(dcpl), H5D_CHUNKED, "map %s not chunked", info->name);
+      cr_assert_eq(H5Pget_chunk(dcpl, s->naxes, chunk), s->naxes);
+      for (int k = 0; k < s->naxes; ++k)
+        cr_expect_eq(chunk[k], (hsize_t)t.tile_shape[k], "map %s chunk dim %d", info->name, k);
+    } else {
+      cr_expect_eq(H5Sget_simple_extent_type(sp), H5S_SCALAR, "zero axes: a scalar dataset");
+    }
+    if (s->gzip > 0 && s->naxes > 0) {
+      cr_assert_eq(nfilters, 2, "map %s: %d filters", info->name, nfilters);
+      unsigned flags, cd[4];
+      size_t ncd = 4;
+      cr_expect_eq(H5Pget_filter2(dcpl, 0, &flags, &ncd, cd, 0, NULL, NULL), H5Z_FILTER_SHUFFLE);
+      ncd = 4;
+      cr_expect_eq(H5Pget_filter2(dcpl, 1, &flags, &ncd, cd, 0, NULL, NULL), H5Z_FILTER_DEFLATE);
+      cr_expect_eq(cd[0], (unsigned)s->gzip, "deflate level");
+    } else {
+      cr_expect_eq(nfilters, 0, "map %s: %d filters without compression", info->name, nfilters);
+    }
+
+    /* Fill: the property and the _FillValue attribute, NaN of the map's own type. */
+    H5D_fill_value_t fstatus;
+    cr_assert_geq(H5Pfill_value_defined(dcpl, &fstatus), 0);
+    cr_expect_eq(fstatus, H5D_FILL_VALUE_USER_DEFINED);
+    double fill = 0;
+    cr_assert_geq(H5Pget_fill_value(dcpl, H5T_NATIVE_DOUBLE, &fill), 0);
+    cr_expect(isnan(fill), "fill value property %g", fill);
+    cr_expect(isnan(attr_number(d, "_FillValue", ftype)), "_FillValue attribute");
+    expect_attr_string(d, "units", info->unit);
+    expect_attr_string(d, "long_name", info->long_name);
+
+    /* Every axis attached to its own dimension, and to no other. */
+    for (int k = 0; k < s->naxes; ++k) {
+      hid_t c = H5Dopen2(file, qtm_axis_name(s->axis_id[k]), H5P_DEFAULT);
+      cr_assert_geq(c, 0);
+      cr_expect_eq(H5DSget_num_scales(d, (unsigned)k), 1);
+      for (int m = 0; m < s->naxes; ++m)
+        cr_expect_eq(H5DSis_attached(d, c, (unsigned)m), m == k,
+                     "map %s: axis %d attached to dimension %d", info->name, k, m);
+      H5Dclose(c);
+    }
+    check_map_values(d, s, j, written);
+    H5Pclose(dcpl);
+    H5Tclose(ft);
+    H5Sclose(sp);
+    H5Dclose(d);
+  }
+  qtm_grid_free(&g);
+}
+
+static void check_file(const char *path, const scan_spec *s, int64_t written, int finished) {
+  hid_t f = open_ro(path);
+  check_global_attrs(f, finished);
+  check_creation_order(f, s);
+  check_coordinates(f, s);
+  check_maps(f, s, written);
+  cr_assert_geq(H5Fclose(f), 0);
+}
+
+static void roundtrip(const scan_spec *s, const char *name) {
+  char path[256];
+  scratch_path(path, sizeof path, name);
+  int64_t partial = scan_write(s, path, -1, END_FINISH);
+  qtm_grid g;
+  qtm_tiling t;
+  grid_make(s, &g, &t);
+  if (s->naxes > 0) {
+    cr_expect_gt(t.ntiles, 1, "a test with one tile");
+    cr_expect_gt(partial, 0, "a test without partial edge tiles");
+  }
+  check_file(path, s, t.ntiles, 1);
+  qtm_grid_free(&g);
+}
+
+/* ---- Writer tests -------------------------------------------------------------------------- */
+
+Test(h5_writer, three_axes_float32_uncompressed) {
+  scan_spec s = three_axes(QTM_DTYPE_F32, 0);
+  roundtrip(&s, "a.h5");
+}
+
+Test(h5_writer, three_axes_float64_uncompressed) {
+  scan_spec s = three_axes(QTM_DTYPE_F64, 0);
+  roundtrip(&s, "a.h5");
+}
+
+Test(h5_writer, three_axes_float32_gzip4) {
+  scan_spec s = three_axes(QTM_DTYPE_F32, 4);
+  roundtrip(&s, "a.h5");
+}
+
+Test(h5_writer, three_axes_float64_gzip4) {
+  scan_spec s = three_axes(QTM_DTYPE_F64, 4);
+  roundtrip(&s, "a.h5");
+}
+
+/* Tiles that cut the last axis: 1 x 1 x 4 over 9 points (4 + 4 + 1). */
+Test(h5_writer, three_axes_tiles_cutting_the_last_axis) {
+  scan_spec s = three_axes(QTM_DTYPE_F32, 1);
+  s.target = 4;
+  roundtrip(&s, "a.h5");
+}
+
+Test(h5_writer, one_axis) {
+  scan_spec s = {1, {QTM_PARAM_N}, {10}, 3, 2, {QTM_OBS_J1, QTM_OBS_kappa1}, QTM_DTYPE_F64, 6};
+  roundtrip(&s, "a.h5");
+}
+
+Test(h5_writer, zero_axes_scalar_maps) {
+  scan_spec s = {0, {0}, {0}, 1, 2, {QTM_OBS_J, QTM_OBS_ratio}, QTM_DTYPE_F32, 4};
+  roundtrip(&s, "a.h5");
+}
+
+Test(h5_writer, abort_leaves_an_incomplete_file) {
+  scan_spec s = three_axes(QTM_DTYPE_F32, 4);
+  char path[256];
+  scratch_path(path, sizeof path, "a.h5");
+  (void)scan_write(&s, path, 5, END_ABORT);
+  check_file(path, &s, 5, 0);
+}
+
+Test(h5_writer, create_fails_when_the_file_exists) {
+  cr_redirect_stderr();
+  scan_spec s = three_axes(QTM_DTYPE_F32, 0);
+  char path[256], err[512] = "";
+  scratch_path(path, sizeof path, "a.h5");
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs("precious", f);
+  fclose(f);
+  qtm_grid g;
+  qtm_tiling t;
+  grid_make(&s, &g, &t);
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip};
+  qtm_h5_writer *w = (qtm_h5_writer *)&g; /* must come back NULL */
+  cr_expect_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err),
+               QTM_ERR_EXISTS);
+  cr_expect_null(w);
+  cr_expect(strstr(err, "H5Fcreate") && strstr(err, path) && strstr(err, "exists"),
+            "err: %s", err);
+  f = fopen(path, "r");
+  char buf[32] = "";
+  cr_assert_not_null(f);
+  cr_expect_not_null(fgets(buf, sizeof buf, f));
+  fclose(f);
+  cr_expect_str_eq(buf, "precious", "the existing file was touched");
+  qtm_grid_free(&g);
+  fflush(stderr);
+  cr_expect_stderr_eq_str("", "HDF5 printed its error stack");
+}
+
+/* The caller's HDF5 error printing is put back after a failure. */
+static herr_t my_printer(hid_t stack, void *data) {
+  (void)stack;
+  (void)data;
+  return 0;
+}
+
+Test(h5_writer, caller_error_printing_is_restored) {
+  int cookie = 0;
+  cr_assert_geq(H5Eset_auto2(H5E_DEFAULT, my_printer, &cookie), 0);
+  scan_spec s = three_axes(QTM_DTYPE_F32, 0);
+  qtm_grid g;
+  qtm_tiling t;
+  grid_make(&s, &g, &t);
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip};
+  qtm_h5_writer *w = NULL;
+  char err[512] = "";
+  cr_expect_eq(qtm_h5_writer_create("/nonexistent-dir/a.h5", &layout, &test_prov, &w, err,
+                                     sizeof err),
+               QTM_ERR_IO);
+  cr_expect(strstr(err, "H5Fcreate /nonexistent-dir/a.h5: ") == err, "err: %s", err);
+  H5E_auto2_t func = NULL;
+  void *data = NULL;
+  cr_assert_geq(H5Eget_auto2(H5E_DEFAULT, &func, &data), 0);
+  cr_expect(func == my_printer && data == &cookie, "error printing not restored");
+  qtm_grid_free(&g);
+}
+
+Test(h5_writer, bad_layouts_are_rejected) {
+  scan_spec s = three_axes(QTM_DTYPE_F32, 0);
+  qtm_grid g;
+  qtm_tiling t, t2;
+  grid_make(&s, &g, &t);
+  char path[256], err[512];
+  scratch_path(path, sizeof path, "a.h5");
+  int dup[] = {QTM_OBS_J, QTM_OBS_J};
+  qtm_h5_layout ok = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip};
+  qtm_h5_layout bad[6];
+  for (int i = 0; i < 6; ++i) bad[i] = ok;
+  bad[0].nobs = 0;
+  bad[1].obs = dup;
+  bad[1].nobs = 2;
+  bad[2].gzip_level = 10;
+  bad[3].dtype = (qtm_dtype)7;
+  t2 = t;
+  t2.naxes = 2;
+  bad[4].tiling = &t2;
+  bad[5].grid = NULL;
+  for (int i = 0; i < 6; ++i) {
+    qtm_h5_writer *w = NULL;
+    err[0] = '\0';
+    cr_expect_eq(qtm_h5_writer_create(path, &bad[i], &test_prov, &w, err, sizeof err),
+                 QTM_ERR_INVALID_ARG, "layout %d", i);
+    cr_expect_null(w);
+    cr_expect_neq(err[0], '\0', "layout %d: no message", i);
+    cr_expect_neq(access(path, F_OK), 0, "layout %d: a file was left", i);
+  }
+  qtm_grid_free(&g);
+}
+
+Test(h5_writer, mismatched_tiles_are_rejected) {
+  scan_spec s = three_axes(QTM_DTYPE_F32, 0);
+  qtm_grid g;
+  qtm_tiling t;
+  qtm_tile_out out;
+  grid_make(&s, &g, &t);
+  out_alloc(&s, &t, &out);
+  char path[256], err[512];
+  scratch_path(path, sizeof path, "a.h5");
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip};
+  qtm_h5_writer *w = NULL;
+  cr_assert_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err), QTM_OK);
+  qtm_tile tile;
+  qtm_tiling_tile(&t, &g, t.ntiles - 1, &tile);
+  qtm_tile bad = tile;
+  bad.count[1] += 1; /* past the edge */
+  bad.npoints = bad.count[0] * bad.count[1] * bad.count[2];
+  cr_expect_eq(qtm_h5_writer_write_tile(w, &bad, &out, err, sizeof err), QTM_ERR_INVALID_ARG);
+  bad = tile;
+  bad.npoints += 1;
+  cr_expect_eq(qtm_h5_writer_write_tile(w, &bad, &out, err, sizeof err), QTM_ERR_INVALID_ARG);
+  qtm_tile_out o2 = out;
+  o2.dtype = QTM_DTYPE_F64;
+  cr_expect_eq(qtm_h5_writer_write_tile(w, &tile, &o2, err, sizeof err), QTM_ERR_INVALID_ARG);
+  o2 = out;
+  o2.obs[1] = QTM_OBS_J_rev;
+  cr_expect_eq(qtm_h5_writer_write_tile(w, &tile, &o2, err, sizeof err), QTM_ERR_INVALID_ARG);
+  tile_fill(&s, &tile, &out);
+  cr_expect_eq(qtm_h5_writer_write_tile(w, &tile, &out, err, sizeof err), QTM_OK, "%s", err);
+  qtm_h5_writer_abort(w);
+  out_free(&out);
+  qtm_grid_free(&g);
+}
+
+static char *slurp_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f, "%s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  rewind(f);
+  char *buf = malloc((size_t)n + 1);
+  cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  *len = (size_t)n;
+  return buf;
+}
+
+Test(h5_writer, the_same_scan_gives_the_same_bytes) {
+  scan_spec s = three_axes(QTM_DTYPE_F32, 4);
+  char p1[256], p2[256];
+  scratch_path(p1, sizeof p1, "a.h5");
+  scratch_path(p2, sizeof p2, "b.h5");
+  (void)scan_write(&s, p1, -1, END_FINISH);
+  sleep(1); /* a timestamp, were one stored, would differ */
+  (void)scan_write(&s, p2, -1, END_FINISH);
+  size_t n1, n2;
+  char *b1 = slurp_file(p1, &n1), *b2 = slurp_file(p2, &n2);
+  cr_expect_eq(n1, n2);
+  cr_expect(n1 == n2 && memcmp(b1, b2, n1) == 0, "two writes of one scan differ");
+  free(b1);
+  free(b2);
+}
+
+/* A config larger than an object header message (64 KiB) goes to dense attribute storage. */
+Test(h5_writer, large_config_text) {
+  scan_spec s = three_axes(QTM_DTYPE_F32, 0);
+  qtm_grid g;
+  qtm_tiling t;
+  grid_make(&s, &g, &t);
+  size_t n = 200000;
+  char *text = malloc(n + 1), path[256], err[512];
+  for (size_t i = 0; i < n; ++i) text[i] = i % 80 == 79 ? '\n' : (char)('a' + i % 26);
+  text[n] = '\0';
+  qtm_h5_provenance prov = test_prov;
+  prov.config_text = text;
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip};
+  qtm_h5_writer *w = NULL;
+  scratch_path(path, sizeof path, "a.h5");
+  cr_assert_eq(qtm_h5_writer_create(path, &layout, &prov, &w, err, sizeof err), QTM_OK, "%s",
+               err);
+  cr_assert_eq(qtm_h5_writer_finish(w, "end", 1.0, err, sizeof err), QTM_OK, "%s", err);
+  hid_t f = open_ro(path);
+  expect_attr_string(f, "config", text);
+  H5Fclose(f);
+  free(text);
+  qtm_grid_free(&g);
+}
+
+/* ---- qtmscan info -------------------------------------------------------------------------- */
+
+static char *info_text(const char *path, qtm_status want) {
+  char out_path[256], err[512] = "";
+  scratch_path(out_path, sizeof out_path, "info.txt");
+  FILE *out = fopen(out_path, "w");
+  cr_assert_not_null(out);
+  qtm_status st = qtm_h5_info_print(path, out, err, sizeof err);
+  fclose(out);
+  cr_assert_eq(st, want, "qtm_h5_info_print %s: %s (%s)", path, qtm_status_str(st), err);
+  size_t n;
+  char *text = slurp_file(out_path, &n);
+  text[n] = '\0';
+  if (st != QTM_OK) {
+    free(text);
+    return strdup(err);
+  }
+  return text;
+}
+
+static void expect_has(const char *text, const char *needle) {
+  cr_expect(strstr(text, needle) != NULL, "missing \"%s\" in:\n%s", needle, text);
+}
+
+Test(h5_info, complete_scan) {
+  scan_spec s = three_axes(QTM_DTYPE_F32, 4);
+  char path[256];
+  scratch_path(path, sizeof path, "a.h5");
+  (void)scan_write(&s, path, -1, END_FINISH);
+  char *t = info_text(path, QTM_OK);
+  expect_has(t, "title        writer test\n");
+  expect_has(t, "version      " QTM_VERSION_STRING "\n");
+  expect_has(t, "git commit   " QTM_GIT_COMMIT "\n");
+  expect_has(t, "backend      cpu\n");
+  expect_has(t, "device       2 OpenMP threads\n");
+  expect_has(t, "started      2026-01-02T03:04:05Z\n");
+  expect_has(t, "ended        2026-01-02T03:04:06Z\n");
+  expect_has(t, "points/s     1234.5\n");
+  expect_has(t, "status       complete\n");
+  expect_has(t, "config       configs/test.yaml (");
+  expect_has(t, "axes (3)");
+  /* coord_value: axis k from 0.25 + 10 k in steps of 0.25 */
+  expect_has(t, "  TL                        7  0.25           1.75           E\n");
+  expect_has(t, "  gamma_ratio               5  10.25          11.25          1\n");
+  expect_has(t, "  g                         9  20.25          22.25          E/hbar\n");
+  expect_has(t, "maps (3)");
+  expect_has(t, "  J(TL=7, gamma_ratio=5, g=9)  float32  chunks 1x2x9  compression "
+                "shuffle+deflate(4)  units E^2/hbar\n      min 0  max 60408  NaN 0 of 315 (0%)\n");
+  /* map 1: NaN where the flat index is 3 mod 11: 3, 14, ..., 311 -> 29 points */
+  expect_has(t, "  contrast(TL=7, gamma_ratio=5, g=9)");
+  expect_has(t, "      min 1000000  max 1060408  NaN 29 of 315");
+  expect_has(t, "      min 2000000  max 2060408  NaN 0 of 315");
+  free(t);
+}
+
+Test(h5_info, partial_scan) {
+  scan_spec s = three_axes(QTM_DTYPE_F64, 0);
+  char path[256];
+  scratch_path(path, sizeof path, "a.h5");
+  (void)scan_write(&s, path, 1, END_ABORT); /* the last tile only: 1 x 1 x 9 at (6, 4) */
+  char *t = info_text(path, QTM_OK);
+  expect_has(t, "status       NOT complete");
+  expect_has(t, "ended        -\n");
+  expect_has(t, "      min 60400  max 60408  NaN 306 of 315");
+  free(t);
+}
+
+Test(h5_info, zero_axes) {
+  scan_spec s = {0, {0}, {0}, 1, 1, {QTM_OBS_J}, QTM_DTYPE_F64, 0};
+  char path[256];
+  scratch_path(path, sizeof path, "a.h5");
+  (void)scan_write(&s, path, -1, END_FINISH);
+  char *t = info_text(path, QTM_OK);
+  expect_has(t, "axes (0)\n");
+  expect_has(t, "  J()  float64  scalar  compression none  units E^2/hbar\n"
+                "      min 0.5  max 0.5  NaN 0 of 1 (0%)\n");
+  free(t);
+}
+
+/* Blocks of a large map: more points than one read block (2^22), so the loop runs. */
+Test(h5_info, map_larger_than_a_read_block) {
+  scan_spec s = {2, {QTM_PARAM_TL, QTM_PARAM_TR}, {3000, 2000}, 1 << 16, 1, {QTM_OBS_J},
+                 QTM_DTYPE_F32, 1};
+  char path[256];
+  scratch_path(path, sizeof path, "a.h5");
+  (void)scan_write(&s, path, -1, END_FINISH);
+  char *t = info_text(path, QTM_OK);
+  /* max = 2999 * 100 + 1999 */
+  expect_has(t, "      min 0  max 301899  NaN 0 of 6000000 (0%)\n");
+  free(t);
+}
+
+Test(h5_info, unreadable_files) {
+  char path[256];
+  char *e = info_text("/nonexistent/scan.h5", QTM_ERR_IO);
+  expect_has(e, "/nonexistent/scan.h5: No such file or directory");
+  free(e);
+
+  scratch_path(path, sizeof path, "text.h5");
+  FILE *f = fopen(path, "w");
+  fputs("not HDF5 at all\n", f);
+  fclose(f);
+  e = info_text(path, QTM_ERR_IO);
+  expect_has(e, "not an HDF5 file");
+  free(e);
+
+  scratch_path(path, sizeof path, "other.h5");
+  hid_t h = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  cr_assert_geq(h, 0);
+  H5Fclose(h);
+  e = info_text(path, QTM_ERR_INVALID_ARG);
+  expect_has(e, "not a qtmscan file");
+  free(e);
+}
+
+/* ---- The qtmscan info command -------------------------------------------------------------- */
+
+static qtm_proc run_info(const char *a1, const char *a2) {
+  const char *argv[] = {QTMSCAN_EXE, "info", a1, a2, NULL};
+  qtm_proc r;
+  cr_assert_eq(qtm_proc_run(argv, NULL, &r), 0, "cannot run " QTMSCAN_EXE);
+  return r;
+}
+
+static int lines(const char *s) {
+  int n = 0;
+  for (; *s; ++s) n += *s == '\n';
+  return n;
+}
+
+Test(h5_info, command_line) {
+  scan_spec s = three_axes(QTM_DTYPE_F32, 4);
+  char path[256];
+  scratch_path(path, sizeof path, "a.h5");
+  (void)scan_write(&s, path, -1, END_FINISH);
+
+  qtm_proc r = run_info(path, NULL);
+  cr_expect_eq(r.status, 0, "stderr: %s", r.err);
+  expect_has(r.out, "status       complete\n");
+  expect_has(r.out, "maps (3)");
+  cr_expect_str_empty(r.err);
+  qtm_proc_free(&r);
+
+  r = run_info("--help", NULL);
+  cr_expect_eq(r.status, 0);
+  expect_has(r.out, "Usage: qtmscan info FILE");
+  qtm_proc_free(&r);
+
+  static const char *const usage[][2] = {
+      {NULL, NULL}, {"--bogus", NULL}, {"a.h5", "b.h5"}, {"-x", NULL}};
+  for (size_t i = 0; i < sizeof usage / sizeof usage[0]; ++i) {
+    r = run_info(usage[i][0], usage[i][1]);
+    cr_expect_eq(r.status, 2, "case %zu: status %d", i, r.status);
+    cr_expect_eq(lines(r.err), 1, "case %zu stderr: %s", i, r.err);
+    expect_has(r.err, "qtmscan info: ");
+    cr_expect_str_empty(r.out);
+    qtm_proc_free(&r);
+  }
+
+  r = run_info("/nonexistent/scan.h5", NULL);
+  cr_expect_eq(r.status, 1);
+  cr_expect_eq(lines(r.err), 1, "stderr: %s", r.err);
+  expect_has(r.err, "qtmscan info: /nonexistent/scan.h5: No such file or directory");
+  qtm_proc_free(&r);
+
+  r = run_info(QTMSCAN_EXE, NULL); /* a file, not HDF5 */
+  cr_expect_eq(r.status, 1);
+  cr_expect_eq(lines(r.err), 1, "stderr: %s", r.err);
+  expect_has(r.err, "not an HDF5 file");
+  cr_expect_str_empty(r.out);
+  qtm_proc_free(&r);
+}

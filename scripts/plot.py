@@ -12,6 +12,7 @@ import argparse
 import itertools
 import os
 import sys
+import textwrap
 
 import h5py
 import matplotlib
@@ -34,9 +35,11 @@ def text_attr(obj, name, default=""):
 
 
 def label(obj, name):
+    """Coordinate axes: long name and unit. Maps: short name and unit (the long name goes in
+    the panel's title, where there is room for it)."""
     unit = text_attr(obj, "units")
-    long_name = text_attr(obj, "long_name", name)
-    return f"{long_name} [{unit}]" if unit and unit != "1" else long_name
+    text = name if "DIMENSION_LIST" in obj.attrs else text_attr(obj, "long_name", name)
+    return f"{text} [{unit}]" if unit and unit != "1" else text
 
 
 def is_geometric(v):
@@ -45,6 +48,17 @@ def is_geometric(v):
         return False
     r = v[1:] / v[:-1]
     return np.allclose(r, r[0], rtol=1e-6) and abs(r[0] - 1) > 1e-3
+
+
+def creation_order(f):
+    """The root's names in the order qtmscan wrote them (the config's order of observables);
+    h5py itself iterates by name."""
+    names = []
+    try:
+        f.id.links.iterate(lambda n: names.append(n.decode()), idx_type=h5py.h5.INDEX_CRT_ORDER)
+        return names
+    except (ValueError, RuntimeError, KeyError):
+        return list(f)
 
 
 def dims_of(f, ds):
@@ -137,8 +151,8 @@ def main():
         select[axis] = int(index)
     out = args.out or os.path.splitext(args.file)[0] + ".png"
     with h5py.File(args.file, "r") as f:
-        maps = [n for n in f if isinstance(f[n], h5py.Dataset) and "DIMENSION_LIST" in f[n].attrs
-                or (isinstance(f[n], h5py.Dataset) and f[n].ndim == 0)]
+        maps = [n for n in creation_order(f) if isinstance(f[n], h5py.Dataset) and
+                ("DIMENSION_LIST" in f[n].attrs or (f[n].ndim == 0 and "CLASS" not in f[n].attrs))]
         maps = args.map or maps
         for m in maps:
             if m not in f:
@@ -151,7 +165,8 @@ def main():
         fig, axs = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), squeeze=False)
         for ax, (m, suffix, data, axes) in zip(axs.ravel(), panels):
             draw(ax, f, m, data, axes)
-            ax.set_title(m + (f" ({suffix})" if suffix else ""), fontsize=9)
+            title = textwrap.fill(text_attr(f[m], "long_name", m), 60)
+            ax.set_title(title + (f"\n({suffix})" if suffix else ""), fontsize=8)
         for ax in axs.ravel()[len(panels):]:
             ax.set_visible(False)
         fig.suptitle(text_attr(f, "title"), fontsize=10)

@@ -1,9 +1,309 @@
-/* placeholder: the config loader is being written */
-#include <stdio.h>
-#include <string.h>
+/* The scan config: the schema of the YAML file (title, axes, fixed, observables, output),
+ * --set overrides, and the public entry points. The axes are parsed in config_axes.c, the
+ * cross-checks (parameters given once, physics at the corners, where observables apply) are in
+ * config_checks.c, and the YAML plumbing (positions, typed scalars, overrides) in
+ * config_yaml.c; docs/config.md is the user's reference. */
 #include "qtm/config.h"
-qtm_status qtm_config_load(const char *path, const char *const *sets, int nsets, qtm_config *cfg, char *err, size_t errcap) {
-  (void)path; (void)sets; (void)nsets; memset(cfg, 0, sizeof *cfg); snprintf(err, errcap, "not yet"); return QTM_ERR_UNSUPPORTED; }
-qtm_status qtm_config_load_text(const char *name, const char *text, size_t len, const char *const *sets, int nsets, qtm_config *cfg, char *err, size_t errcap) {
-  (void)name; (void)text; (void)len; (void)sets; (void)nsets; memset(cfg, 0, sizeof *cfg); snprintf(err, errcap, "not yet"); return QTM_ERR_UNSUPPORTED; }
-void qtm_config_free(qtm_config *cfg) { (void)cfg; }
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_internal.h"
+#include "qtm/params.h"
+
+static char *dup_text(const char *s, size_t len) {
+  char *d = malloc(len + 1);
+  if (!d) return NULL;
+  memcpy(d, s, len);
+  d[len] = '\0';
+  return d;
+}
+
+void qtm_cfg_fmt_num(double v, char *buf, size_t cap) {
+  snprintf(buf, cap, "%.15g", v);
+  if (strtod(buf, NULL) != v) snprintf(buf, cap, "%.17g", v);
+}
+
+void qtm_cfg_set_param(qtm_params *p, int id, double v) {
+  switch (id) {
+  case QTM_PARAM_omega: p->omega = v; break;
+  case QTM_PARAM_TL: p->TL = v; break;
+  case QTM_PARAM_TR: p->TR = v; break;
+  case QTM_PARAM_gammaL: p->gammaL = v; break;
+  case QTM_PARAM_gammaR: p->gammaR = v; break;
+  case QTM_PARAM_g: p->g = v; break;
+  case QTM_PARAM_epsL: p->epsL = v; break;
+  case QTM_PARAM_epsR: p->epsR = v; break;
+  case QTM_PARAM_eps_a: p->eps_a = v; break;
+  default: break; /* N is an int, set by the caller */
+  }
+}
+
+static int param_find(const char *name) {
+  for (int p = 0; p < QTM_PARAM_COUNT; ++p)
+    if (strcmp(qtm_param_table[p].name, name) == 0) return p;
+  return -1;
+}
+
+/* ---- fixed parameters ---------------------------------------------------------------------- */
+
+static qtm_status parse_fixed(qtm_cfg_loader *L, struct fy_node *fixed) {
+  char found[128], list[256];
+  if (!qtm_yaml_is_mapping(fixed)) {
+    qtm_yaml_describe(fixed, found, sizeof found);
+    return qtm_yaml_fail(&L->y, fixed,
+                         "fixed must be a mapping of parameter values such as "
+                         "{omega: 1.0, TR: 0.0}, found %s",
+                         found);
+  }
+  L->fixed_map = fixed;
+  void *it = NULL;
+  struct fy_node_pair *pair;
+  while ((pair = fy_node_mapping_iterate(fixed, &it)) != NULL) {
+    struct fy_node *key = fy_node_pair_key(pair), *value = fy_node_pair_value(pair);
+    const char *name = qtm_yaml_scalar(key);
+    int p = name ? param_find(name) : -1;
+    if (p < 0) {
+      size_t used = 0;
+      list[0] = '\0';
+      for (int q = 0; q < QTM_PARAM_COUNT; ++q)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", q ? ", " : "",
+                                 qtm_param_table[q].name);
+      if (name && qtm_axis_find(name) >= 0)
+        return qtm_yaml_fail(&L->y, key,
+                             "%s can only be an axis, not fixed: fix the parameters it stands "
+                             "for instead (T: TL and TR; DeltaT: TL; gamma_ratio: gammaL)",
+                             name);
+      qtm_yaml_describe(key, found, sizeof found);
+      return qtm_yaml_fail(&L->y, key, "unknown parameter '%s' in fixed; valid parameters: %s",
+                           name ? name : found, list);
+    }
+    char what[32];
+    snprintf(what, sizeof what, "fixed.%s", name);
+    qtm_status rc;
+    if (p == QTM_PARAM_N) {
+      int64_t n = 0;
+      rc = qtm_yaml_integer(&L->y, value, what, -(int64_t)INT_MAX, INT_MAX, &n);
+      if (rc == QTM_OK) L->fixed.N = (int)n;
+    } else {
+      double v = 0;
+      rc = qtm_yaml_number(&L->y, value, what, &v);
+      if (rc == QTM_OK) qtm_cfg_set_param(&L->fixed, p, v);
+    }
+    if (rc != QTM_OK) return rc;
+    L->fixed_key[p] = key;
+    L->fixed_value[p] = value;
+  }
+  return QTM_OK;
+}
+
+/* ---- output -------------------------------------------------------------------------------- */
+
+static qtm_status parse_output(qtm_cfg_loader *L, struct fy_node *out, qtm_config *cfg) {
+  static const char *const keys[] = {"path", "dtype", "compression", "tile_points"};
+  char found[128];
+  qtm_status rc;
+  if (!qtm_yaml_is_mapping(out)) {
+    qtm_yaml_describe(out, found, sizeof found);
+    return qtm_yaml_fail(
+        &L->y, out, "output must be a mapping such as {path: results/scan.h5}, found %s", found);
+  }
+  if ((rc = qtm_yaml_check_keys(&L->y, out, "output", keys, 4)) != QTM_OK) return rc;
+  struct fy_node *n = qtm_yaml_get(out, "path");
+  const char *s = NULL;
+  if (!qtm_yaml_get_key(out, "path"))
+    return qtm_yaml_fail(&L->y, out, "output.path is missing: name the HDF5 file to write");
+  if ((rc = qtm_yaml_string(&L->y, n, "output.path", &s)) != QTM_OK) return rc;
+  if (!*s) return qtm_yaml_fail(&L->y, n, "output.path is empty: name the HDF5 file to write");
+  if (!(cfg->output_path = dup_text(s, strlen(s)))) return qtm_yaml_fail(&L->y, n, "out of memory");
+
+  cfg->dtype = QTM_DTYPE_F32;
+  if (qtm_yaml_get_key(out, "dtype")) {
+    n = qtm_yaml_get(out, "dtype");
+    if ((rc = qtm_yaml_string(&L->y, n, "output.dtype", &s)) != QTM_OK) return rc;
+    if (strcmp(s, "float32") == 0)
+      cfg->dtype = QTM_DTYPE_F32;
+    else if (strcmp(s, "float64") == 0)
+      cfg->dtype = QTM_DTYPE_F64;
+    else
+      return qtm_yaml_fail(&L->y, n, "output.dtype must be float32 or float64, found %s", s);
+  }
+  cfg->gzip_level = 0;
+  if (qtm_yaml_get_key(out, "compression")) {
+    n = qtm_yaml_get(out, "compression");
+    if ((rc = qtm_yaml_string(&L->y, n, "output.compression", &s)) != QTM_OK) return rc;
+    if (strncmp(s, "gzip-", 5) == 0 && s[5] >= '1' && s[5] <= '9' && s[6] == '\0')
+      cfg->gzip_level = s[5] - '0';
+    else if (strcmp(s, "none") != 0)
+      return qtm_yaml_fail(&L->y, n,
+                           "output.compression must be none or gzip-1 ... gzip-9 (gzip with "
+                           "shuffle), found %s",
+                           s);
+  }
+  cfg->tile_points = QTM_DEFAULT_TILE_POINTS;
+  if (qtm_yaml_get_key(out, "tile_points")) {
+    n = qtm_yaml_get(out, "tile_points");
+    if ((rc = qtm_yaml_integer(&L->y, n, "output.tile_points", 1, INT64_MAX, &cfg->tile_points)) !=
+        QTM_OK)
+      return rc;
+  }
+  return QTM_OK;
+}
+
+/* ---- the whole config ---------------------------------------------------------------------- */
+
+static qtm_status load(qtm_cfg_loader *L, const char *name, const char *text, size_t len,
+                       const char *const *sets, int nsets, qtm_config *cfg) {
+  static const char *const top_keys[] = {"title", "axes", "fixed", "observables", "output"};
+  static const char *const required[] = {"axes", "observables", "output"};
+  char found[128];
+  qtm_status rc = qtm_yaml_open(&L->y, name, text, len, sets, nsets, L->y.err, L->y.errcap);
+  if (rc != QTM_OK) return rc;
+  L->root = qtm_yaml_root(&L->y);
+  if (!qtm_yaml_is_mapping(L->root)) {
+    qtm_yaml_describe(L->root, found, sizeof found);
+    char scalar[160];
+    if (qtm_yaml_scalar(L->root) && fy_node_get_style(L->root) == FYNS_PLAIN) {
+      snprintf(scalar, sizeof scalar, "the scalar '%s'", found);
+    } else {
+      snprintf(scalar, sizeof scalar, "%s", found);
+    }
+    return qtm_yaml_fail(&L->y, L->root,
+                         "a config must be a mapping with the keys title, axes, fixed, "
+                         "observables and output; found %s",
+                         scalar);
+  }
+  for (int i = 0; i < nsets; ++i)
+    if ((rc = qtm_yaml_apply_set(&L->y, i)) != QTM_OK) return rc;
+  if ((rc = qtm_yaml_check_keys(&L->y, L->root, "the config", top_keys, 5)) != QTM_OK) return rc;
+  for (int i = 0; i < 3; ++i)
+    if (!qtm_yaml_get_key(L->root, required[i]))
+      return qtm_yaml_fail(&L->y, L->root,
+                           "the config has no '%s' (required: axes, observables, output; axes: [] "
+                           "and observables: [] are allowed)",
+                           required[i]);
+
+  const char *title = NULL;
+  if (qtm_yaml_get_key(L->root, "title")) {
+    if ((rc = qtm_yaml_string(&L->y, qtm_yaml_get(L->root, "title"), "title", &title)) != QTM_OK)
+      return rc;
+    cfg->title = dup_text(title, strlen(title));
+  } else {
+    size_t n = strlen(name) + 32;
+    if ((cfg->title = malloc(n)) != NULL) snprintf(cfg->title, n, "qtmscan scan of %s", name);
+  }
+  if (!cfg->title) return qtm_yaml_fail(&L->y, L->root, "out of memory");
+
+  if ((rc = qtm_cfg_parse_axes(L, qtm_yaml_get(L->root, "axes"))) != QTM_OK) return rc;
+  qtm_params_default(&L->fixed);
+  if (qtm_yaml_get_key(L->root, "fixed") &&
+      (rc = parse_fixed(L, qtm_yaml_get(L->root, "fixed"))) != QTM_OK)
+    return rc;
+  if ((rc = qtm_cfg_check_given(L)) != QTM_OK) return rc;
+  if ((rc = qtm_cfg_check_physics(L)) != QTM_OK) return rc;
+  if ((rc = qtm_cfg_parse_observables(L, qtm_yaml_get(L->root, "observables"), cfg)) != QTM_OK)
+    return rc;
+  if ((rc = parse_output(L, qtm_yaml_get(L->root, "output"), cfg)) != QTM_OK) return rc;
+
+  int ids[QTM_MAX_AXES];
+  int64_t counts[QTM_MAX_AXES];
+  const double *vals[QTM_MAX_AXES];
+  for (int k = 0; k < L->naxes; ++k) {
+    ids[k] = L->axes[k].id;
+    counts[k] = L->axes[k].count;
+    vals[k] = L->axes[k].values;
+  }
+  char gerr[256];
+  if (qtm_grid_init(&cfg->grid, L->naxes, ids, counts, vals, &L->fixed, gerr, sizeof gerr) !=
+      QTM_OK)
+    return qtm_yaml_fail(&L->y, L->root, "%s", gerr);
+
+  if (nsets == 0) {
+    cfg->text = dup_text(text, len);
+  } else {
+    char *emitted = qtm_yaml_emit(&L->y);
+    if (emitted) cfg->text = dup_text(emitted, strlen(emitted));
+    free(emitted);
+  }
+  if (!cfg->text) return qtm_yaml_fail(&L->y, L->root, "out of memory for the config text");
+  return QTM_OK;
+}
+
+qtm_status qtm_config_load_text(const char *name, const char *text, size_t len,
+                                const char *const *sets, int nsets, qtm_config *cfg, char *err,
+                                size_t errcap) {
+  memset(cfg, 0, sizeof *cfg);
+  if (err && errcap) err[0] = '\0';
+  qtm_cfg_loader *L = calloc(1, sizeof *L);
+  if (!L) {
+    if (err && errcap) snprintf(err, errcap, "%s: out of memory", name);
+    return QTM_ERR_NOMEM;
+  }
+  L->y.err = err;
+  L->y.errcap = errcap;
+  qtm_status rc = QTM_OK;
+  if (!(cfg->path = dup_text(name, strlen(name)))) {
+    if (err && errcap) snprintf(err, errcap, "%s: out of memory", name);
+    rc = QTM_ERR_NOMEM;
+    goto cleanup;
+  }
+  rc = load(L, name, text, len, sets, nsets, cfg);
+cleanup:
+  for (int k = 0; k < L->naxes; ++k) free(L->axes[k].values);
+  qtm_yaml_close(&L->y);
+  free(L);
+  /* A failed load leaves nothing behind; the caller's qtm_config_free is then a no-op. */
+  if (rc != QTM_OK) qtm_config_free(cfg);
+  return rc;
+}
+
+qtm_status qtm_config_load(const char *path, const char *const *sets, int nsets, qtm_config *cfg,
+                           char *err, size_t errcap) {
+  memset(cfg, 0, sizeof *cfg);
+  qtm_status rc = QTM_OK;
+  char *text = NULL;
+  size_t len = 0, cap = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    if (err && errcap) snprintf(err, errcap, "%s: %s", path, strerror(errno));
+    return QTM_ERR_IO;
+  }
+  for (;;) {
+    if (len == cap) {
+      cap = cap ? 2 * cap : 65536;
+      char *t = realloc(text, cap);
+      if (!t) {
+        if (err && errcap) snprintf(err, errcap, "%s: out of memory", path);
+        rc = QTM_ERR_NOMEM;
+        goto cleanup;
+      }
+      text = t;
+    }
+    size_t got = fread(text + len, 1, cap - len, f);
+    len += got;
+    if (got == 0) break;
+  }
+  if (ferror(f)) {
+    if (err && errcap) snprintf(err, errcap, "%s: %s", path, strerror(errno));
+    rc = QTM_ERR_IO;
+    goto cleanup;
+  }
+  rc = qtm_config_load_text(path, text, len, sets, nsets, cfg, err, errcap);
+cleanup:
+  free(text);
+  fclose(f);
+  return rc;
+}
+
+void qtm_config_free(qtm_config *cfg) {
+  if (!cfg) return;
+  free(cfg->path);
+  free(cfg->text);
+  free(cfg->title);
+  free(cfg->output_path);
+  qtm_grid_free(&cfg->grid);
+  memset(cfg, 0, sizeof *cfg);
+}

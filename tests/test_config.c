@@ -1,0 +1,771 @@
+/* Tests of the scan-config loader (src/config.c, src/config_yaml.c). The schema example of
+ * issue 3 loads with exact axis coordinates; every error path fails with QTM_ERR_INVALID_ARG
+ * and a message "scan.yaml:LINE:COL: ..." whose position the test computes from its own YAML
+ * text (the n-th occurrence of a needle), or "--set KEY=VALUE: ..." for an override, and the
+ * message names the offending key or value. libfyaml must print nothing itself. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "qtm/config.h"
+#include "qtm/observables.h"
+
+#define NAME "scan.yaml"
+
+/* Pieces of a valid config, concatenated by the tests. */
+#define AXIS_TL "axes:\n  - TL: {lin: [0.05, 5.0, 100]}\n"
+#define FIXED "fixed: {TR: 0.0, gammaL: 0.01, gammaR: 0.02, g: 0.1}\n"
+#define OBS "observables: [J]\n"
+#define OUT "output: {path: out.h5}\n"
+
+static const char example[] =
+    "title: \"optional free text\"                # optional; default \"qtmscan scan of FILE\"\n"
+    "axes:\n"
+    "  - TL: {lin: [0.05, 5.0, 100]}          # start, stop, count (stop included)\n"
+    "  - gamma_ratio: {log: [0.01, 1.0, 50]}  # geometric spacing, start and stop > 0\n"
+    "  - g: {values: [0.1, 0.5, 0.8]}         # explicit, strictly monotonic (either direction)\n"
+    "fixed: {omega: 1.0, TR: 0.0, gammaR: 0.02, epsL: 1, epsR: 1, eps_a: -1}\n"
+    "observables: [J, J_rev, contrast, contrast_global, kappa2]\n"
+    "output: {path: results/example.h5, dtype: float32, compression: gzip-4, tile_points: "
+    "262144}\n";
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static qtm_status load(const char *text, const char *const *sets, int nsets, qtm_config *cfg,
+                       char *err, size_t errcap) {
+  return qtm_config_load_text(NAME, text, strlen(text), sets, nsets, cfg, err, errcap);
+}
+
+static qtm_config load_ok(const char *text, const char *const *sets, int nsets) {
+  qtm_config cfg;
+  char err[2048] = "";
+  qtm_status st = load(text, sets, nsets, &cfg, err, sizeof err);
+  cr_assert_eq(st, QTM_OK, "the config should load, got: %s", err);
+  return cfg;
+}
+
+/* 1-based line and column of the occ-th occurrence of needle in text. */
+static void pos_of(const char *text, const char *needle, int occ, int *line, int *col) {
+  const char *p = NULL;
+  for (int i = 0; i < occ; ++i) {
+    p = strstr(p ? p + 1 : text, needle);
+    cr_assert_not_null(p, "the test's YAML has no occurrence %d of '%s'", i + 1, needle);
+  }
+  *line = 1;
+  *col = 1;
+  for (const char *c = text; c < p; ++c) {
+    if (*c == '\n') {
+      ++*line;
+      *col = 1;
+    } else {
+      ++*col;
+    }
+  }
+}
+
+static void check_fragments(const char *err, va_list ap) {
+  for (const char *f = va_arg(ap, const char *); f; f = va_arg(ap, const char *))
+    cr_assert_not_null(strstr(err, f), "message\n  %s\nlacks '%s'", err, f);
+}
+
+static void check_failed(qtm_status st, const qtm_config *cfg, const char *err) {
+  cr_assert_eq(st, QTM_ERR_INVALID_ARG, "expected QTM_ERR_INVALID_ARG, got %d (%s)", st, err);
+  cr_assert_null(cfg->grid.values, "a failed load must leave nothing behind");
+  cr_assert_null(cfg->title);
+}
+
+/* Loading `text` (with overrides) fails, the message starts with the position of the occ-th
+ * `needle` and contains every fragment (NULL-terminated list). */
+static void expect_error(const char *text, const char *const *sets, int nsets, const char *needle,
+                         int occ, ...) {
+  qtm_config cfg;
+  char err[2048] = "";
+  qtm_status st = load(text, sets, nsets, &cfg, err, sizeof err);
+  check_failed(st, &cfg, err);
+  int line, col;
+  pos_of(text, needle, occ, &line, &col);
+  char prefix[64];
+  snprintf(prefix, sizeof prefix, NAME ":%d:%d: ", line, col);
+  cr_assert(strncmp(err, prefix, strlen(prefix)) == 0, "message\n  %s\ndoes not start with '%s'",
+            err, prefix);
+  va_list ap;
+  va_start(ap, occ);
+  check_fragments(err, ap);
+  va_end(ap);
+  qtm_config_free(&cfg);
+}
+
+/* The same for a message that must start with "--set sets[which]: ". */
+static void expect_set_error(const char *text, const char *const *sets, int nsets, int which, ...) {
+  qtm_config cfg;
+  char err[2048] = "";
+  qtm_status st = load(text, sets, nsets, &cfg, err, sizeof err);
+  check_failed(st, &cfg, err);
+  char prefix[512];
+  snprintf(prefix, sizeof prefix, "--set %s: ", sets[which]);
+  cr_assert(strncmp(err, prefix, strlen(prefix)) == 0, "message\n  %s\ndoes not start with '%s'",
+            err, prefix);
+  va_list ap;
+  va_start(ap, which);
+  check_fragments(err, ap);
+  va_end(ap);
+  qtm_config_free(&cfg);
+}
+
+static const double *axis_values(const qtm_config *cfg, int k) {
+  return cfg->grid.values + cfg->grid.desc.offset[k];
+}
+
+/* ---- loading --------------------------------------------------------------------------------- */
+
+Test(config_load, schema_example) {
+  qtm_config cfg = load_ok(example, NULL, 0);
+  const qtm_grid_desc *d = &cfg.grid.desc;
+  cr_assert_str_eq(cfg.path, NAME);
+  cr_assert_str_eq(cfg.title, "optional free text");
+  cr_assert_str_eq(cfg.text, example, "without overrides the text is the file, verbatim");
+  cr_assert_eq(d->naxes, 3);
+  cr_assert_eq(d->axis_id[0], QTM_PARAM_TL);
+  cr_assert_eq(d->axis_id[1], QTM_AXIS_gamma_ratio);
+  cr_assert_eq(d->axis_id[2], QTM_PARAM_g);
+  cr_assert_eq(d->shape[0], 100);
+  cr_assert_eq(d->shape[1], 50);
+  cr_assert_eq(d->shape[2], 3);
+  cr_assert_eq(cfg.grid.npoints, 15000);
+
+  const double *tl = axis_values(&cfg, 0);
+  cr_assert_eq(tl[0], 0.05);
+  cr_assert_eq(tl[99], 5.0);
+  for (int i = 0; i < 100; ++i) /* exact linspace, the brief's formula */
+    cr_assert_eq(tl[i], i == 99 ? 5.0 : 0.05 + (double)i * (5.0 - 0.05) / 99.0, "TL[%d]", i);
+
+  const double *gr = axis_values(&cfg, 1);
+  cr_assert_eq(gr[0], 0.01);
+  cr_assert_eq(gr[49], 1.0);
+  double ratio = pow(100.0, 1.0 / 49.0); /* (stop/start)^(1/(count-1)) */
+  for (int i = 0; i + 1 < 50; ++i) {
+    double r = gr[i + 1] / gr[i];
+    cr_assert_lt(fabs(r / ratio - 1.0), 1e-15, "log ratio %d: %.17g vs %.17g", i, r, ratio);
+  }
+
+  const double *g = axis_values(&cfg, 2);
+  cr_assert(g[0] == 0.1 && g[1] == 0.5 && g[2] == 0.8);
+
+  const qtm_params *f = &d->fixed;
+  cr_assert_eq(f->omega, 1.0);
+  cr_assert_eq(f->TR, 0.0);
+  cr_assert_eq(f->gammaR, 0.02);
+  cr_assert_eq(f->epsL, 1.0);
+  cr_assert_eq(f->epsR, 1.0);
+  cr_assert_eq(f->eps_a, -1.0);
+  cr_assert_eq(f->N, 2, "N takes the default of qtmscan eval");
+
+  static const int want[] = {QTM_OBS_J, QTM_OBS_J_rev, QTM_OBS_contrast, QTM_OBS_contrast_global,
+                             QTM_OBS_kappa2};
+  cr_assert_eq(cfg.nobs, 5);
+  for (int j = 0; j < 5; ++j) cr_assert_eq(cfg.obs[j], want[j], "observable %d", j);
+  cr_assert_str_eq(cfg.output_path, "results/example.h5");
+  cr_assert_eq(cfg.dtype, QTM_DTYPE_F32);
+  cr_assert_eq(cfg.gzip_level, 4);
+  cr_assert_eq(cfg.tile_points, 262144);
+  qtm_config_free(&cfg);
+}
+
+Test(config_load, defaults_and_other_forms) {
+  /* defaults */
+  {
+    qtm_config cfg = load_ok(AXIS_TL FIXED OBS OUT, NULL, 0);
+    cr_assert_str_eq(cfg.title, "qtmscan scan of " NAME);
+    cr_assert_eq(cfg.dtype, QTM_DTYPE_F32);
+    cr_assert_eq(cfg.gzip_level, 0);
+    cr_assert_eq(cfg.tile_points, QTM_DEFAULT_TILE_POINTS);
+    const qtm_params *f = &cfg.grid.desc.fixed;
+    cr_assert(f->omega == 1.0 && f->epsL == 1.0 && f->epsR == 1.0 && f->eps_a == -1.0 && f->N == 2);
+    cr_assert(f->TR == 0.0 && f->gammaL == 0.01 && f->gammaR == 0.02 && f->g == 0.1);
+    qtm_config_free(&cfg);
+  }
+  /* other forms */
+  {
+    /* decreasing values, a one-point axis, an N axis, float64, no compression, 0 observables */
+    qtm_config cfg = load_ok("axes:\n"
+                             "  - g: {values: [0.8, 0.5, 0.1]}\n"
+                             "  - N: {values: [2]}\n"
+                             "  - DeltaT: {lin: [2, 0, 3]}\n"
+                             "fixed: {TR: 0.1, gammaL: 0.01, gammaR: 0.02}\n"
+                             "observables: []\n"
+                             "output: {path: o.h5, dtype: float64, compression: none, "
+                             "tile_points: 1}\n",
+                             NULL, 0);
+    cr_assert_eq(cfg.grid.desc.naxes, 3);
+    cr_assert_eq(axis_values(&cfg, 0)[2], 0.1);
+    cr_assert_eq(axis_values(&cfg, 1)[0], 2.0);
+    cr_assert(axis_values(&cfg, 2)[0] == 2.0 && axis_values(&cfg, 2)[1] == 1.0 &&
+              axis_values(&cfg, 2)[2] == 0.0);
+    cr_assert_eq(cfg.nobs, 0);
+    cr_assert_eq(cfg.dtype, QTM_DTYPE_F64);
+    cr_assert_eq(cfg.gzip_level, 0);
+    cr_assert_eq(cfg.tile_points, 1);
+    qtm_config_free(&cfg);
+
+    /* no axes: one point; gzip-9; the derived T axis */
+    cfg = load_ok("axes: []\nfixed: {TL: 1, TR: 0, gammaL: 0.01, gammaR: 0.02, g: 0.1}\n" OBS
+                  "output: {path: p.h5, compression: gzip-9}\n",
+                  NULL, 0);
+    cr_assert_eq(cfg.grid.npoints, 1);
+    cr_assert_eq(cfg.gzip_level, 9);
+    qtm_config_free(&cfg);
+    cfg = load_ok(
+        "axes:\n  - T: {log: [0.1, 10, 3]}\nfixed: {gammaL: 0.01, gammaR: 0.02, g: 0.1}\n" OBS OUT,
+        NULL, 0);
+    cr_assert_eq(axis_values(&cfg, 0)[0], 0.1);
+    cr_assert_eq(axis_values(&cfg, 0)[2], 10.0);
+    cr_assert_lt(fabs(axis_values(&cfg, 0)[1] - 1.0), 1e-15);
+    qtm_config_free(&cfg);
+  }
+}
+
+Test(config_load, file_io_and_free) {
+  /* from file and io error */
+  {
+    char path[] = "/tmp/qtm_test_config_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(fputs(example, f) >= 0, 1);
+    cr_assert_eq(fclose(f), 0);
+    qtm_config cfg;
+    char err[2048] = "";
+    qtm_status st = qtm_config_load(path, NULL, 0, &cfg, err, sizeof err);
+    unlink(path);
+    cr_assert_eq(st, QTM_OK, "%s", err);
+    cr_assert_str_eq(cfg.path, path);
+    cr_assert_str_eq(cfg.text, example);
+    qtm_config_free(&cfg);
+
+    st = qtm_config_load("/nonexistent/scan.yaml", NULL, 0, &cfg, err, sizeof err);
+    cr_assert_eq(st, QTM_ERR_IO);
+    cr_assert_str_eq(err, "/nonexistent/scan.yaml: No such file or directory");
+    qtm_config_free(&cfg);
+  }
+  /* free is safe */
+  {
+    qtm_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    qtm_config_free(&cfg);
+    qtm_config_free(&cfg);
+    qtm_config_free(NULL);
+    cfg = load_ok(example, NULL, 0);
+    qtm_config_free(&cfg);
+    qtm_config_free(&cfg);
+  }
+}
+
+/* ---- unknown keys and names ------------------------------------------------------------------ */
+
+Test(config_keys, unknown_keys) {
+  /* unknown top level key */
+  {
+    expect_error(AXIS_TL FIXED OBS OUT "colour: blue\n", NULL, 0, "colour", 1,
+                 "unknown key 'colour'", "title, axes, fixed, observables, output", NULL);
+  }
+  /* unknown output key */
+  {
+    expect_error(AXIS_TL FIXED OBS "output: {path: o.h5, level: 3}\n", NULL, 0, "level", 1,
+                 "unknown key 'level' in output", "path, dtype, compression, tile_points", NULL);
+  }
+  /* unknown spacing key */
+  {
+    expect_error("axes:\n  - TL: {linear: [0.05, 5.0, 100]}\n" FIXED OBS OUT, NULL, 0, "linear", 1,
+                 "unknown key 'linear' in the spacing of axis TL", "lin, log, values", NULL);
+  }
+  /* unknown axis */
+  {
+    expect_error("axes:\n  - Tleft: {lin: [0.05, 5.0, 100]}\n" FIXED OBS OUT, NULL, 0, "Tleft", 1,
+                 "unknown axis 'Tleft'",
+                 "omega, TL, TR, gammaL, gammaR, g, epsL, epsR, eps_a, N, T, "
+                 "DeltaT, gamma_ratio",
+                 NULL);
+  }
+  /* unknown fixed parameter */
+  {
+    expect_error(AXIS_TL "fixed: {TR: 0.0, gammaL: 0.01, gammaR: 0.02, g: 0.1, Tr: 1}\n" OBS OUT,
+                 NULL, 0, "Tr: 1", 1, "unknown parameter 'Tr' in fixed", "omega, TL, TR", NULL);
+  }
+  /* missing required key */
+  { expect_error(AXIS_TL FIXED OUT, NULL, 0, "axes", 1, "no 'observables'", NULL); }
+}
+
+Test(config_keys, observable_names) {
+  /* unknown observable */
+  {
+    expect_error(AXIS_TL FIXED "observables: [J, Jglobal]\n" OUT, NULL, 0, "Jglobal", 1,
+                 "unknown observable 'Jglobal'", "J_global", "contrast_global",
+                 "entropy_production", NULL);
+  }
+  /* duplicate observable */
+  {
+    const char *t = AXIS_TL FIXED "observables: [J, contrast, J]\n" OUT;
+    int line, col;
+    pos_of(t, "J, contrast", 1, &line, &col);
+    char first[64];
+    snprintf(first, sizeof first, "first at " NAME ":%d:%d", line, col);
+    expect_error(t, NULL, 0, "J]", 1, "observable J is listed twice", first, NULL);
+  }
+}
+
+Test(config_keys, duplicate_key, .init = cr_redirect_stderr) {
+  expect_error(AXIS_TL FIXED OBS OUT "fixed: {g: 1}\n", NULL, 0, "fixed", 2,
+               "duplicate key 'fixed'", NULL);
+  fflush(stderr);
+  cr_assert_stderr_eq_str("", "libfyaml must not print");
+}
+
+/* ---- observables that apply nowhere ---------------------------------------------------------- */
+
+Test(config_domain, applies_nowhere) {
+  /* global with fermionic bath */
+  {
+    expect_error(
+        AXIS_TL "fixed: {TR: 0.0, gammaL: 0.01, gammaR: 0.02, g: 0.1, epsL: -1}\n"
+                "observables: [J, contrast_global]\n" OUT,
+        NULL, 0, "contrast_global", 1,
+        "contrast_global is defined only for two qubits between bosonic baths with 0 < g < "
+        "omega (FORMULAS.md section 7); in this scan epsL is always -1",
+        NULL);
+  }
+  /* populations of oscillators */
+  {
+    expect_error(AXIS_TL "fixed: {TR: 0.0, gammaL: 0.01, gammaR: 0.02, g: 0.1, eps_a: 1}\n"
+                         "observables: [p1]\n" OUT,
+                 NULL, 0, "p1", 1, "p1 is defined only for two qubits", "eps_a is always 1", NULL);
+  }
+  /* coherence of a chain */
+  {
+    expect_error(AXIS_TL "fixed: {TR: 0.0, gammaL: 0.01, gammaR: 0.02, g: 0.1, N: 3}\n"
+                         "observables: [coherence]\n" OUT,
+                 NULL, 0, "coherence", 1, "coherence is defined only for two subsystems (N = 2)",
+                 "N is always 3", NULL);
+  }
+  /* global with strong coupling only */
+  {
+    expect_error("axes:\n  - g: {values: [0, 1.5]}\n"
+                 "fixed: {TL: 1, TR: 0.0, gammaL: 0.01, gammaR: 0.02}\n"
+                 "observables: [kappa_global]\n" OUT,
+                 NULL, 0, "kappa_global", 1, "no point has 0 < g < omega", NULL);
+  }
+}
+
+Test(config_domain, applies_somewhere) {
+  /* epsL scanned over {-1, 1}: the global contrast is NaN on half the map, not an error */
+  qtm_config cfg = load_ok(AXIS_TL "  - epsL: {values: [-1, 1]}\n" FIXED
+                                   "observables: [contrast_global, ndtc_threshold, p1]\n" OUT,
+                           NULL, 0);
+  cr_assert_eq(cfg.nobs, 3);
+  qtm_config_free(&cfg);
+}
+
+/* ---- parameters given once ------------------------------------------------------------------- */
+
+Test(config_params, missing) {
+  /* missing parameter */
+  {
+    const char *t = AXIS_TL "fixed: {TR: 0.0, gammaL: 0.01, gammaR: 0.02}\n" OBS OUT;
+    expect_error(t, NULL, 0, "{TR: 0.0", 1, "g is not given", "fixed: {g: ...}", NULL);
+    expect_error("axes: []\n" OBS OUT, NULL, 0, "axes", 1, "TL is not given",
+                 "an axis on TL, T or DeltaT", NULL);
+  }
+  /* DeltaT without TR */
+  {
+    const char *t = "axes:\n  - DeltaT: {lin: [0, 1, 11]}\n"
+                    "fixed: {gammaL: 0.01, gammaR: 0.02, g: 0.1}\n" OBS OUT;
+    expect_error(t, NULL, 0, "DeltaT", 1, "axis DeltaT needs TR", NULL);
+    t = "axes:\n  - gamma_ratio: {lin: [0.5, 1, 2]}\n"
+        "fixed: {TL: 1, TR: 0, g: 0.1}\n" OBS OUT;
+    expect_error(t, NULL, 0, "gamma_ratio", 1, "axis gamma_ratio needs gammaR", NULL);
+  }
+}
+
+Test(config_params, given_twice) {
+  /* fixed and scanned */
+  {
+    const char *t = AXIS_TL "fixed: {TR: 0.0, gammaL: 0.01, gammaR: 0.02, g: 0.1, TL: 1}\n" OBS OUT;
+    int line, col;
+    pos_of(t, "TL: {lin", 1, &line, &col);
+    char axis_at[64];
+    snprintf(axis_at, sizeof axis_at, "scanned by axis TL at " NAME ":%d:%d", line, col);
+    expect_error(t, NULL, 0, "TL: 1", 1, "fixed.TL: TL is given twice: fixed here", axis_at, NULL);
+  }
+  /* T with TL */
+  {
+    const char *t = "axes:\n  - T: {lin: [0.1, 2, 20]}\n"
+                    "fixed: {TL: 1, gammaL: 0.01, gammaR: 0.02, g: 0.1}\n" OBS OUT;
+    expect_error(t, NULL, 0, "TL: 1", 1, "TL is given twice", "set by axis T at " NAME ":2:5",
+                 "T sets TL = TR = T", NULL);
+    /* two axes on the same parameter: the second is blamed */
+    t = "axes:\n  - TR: {lin: [0, 1, 3]}\n  - T: {lin: [0.1, 2, 20]}\n"
+        "fixed: {gammaL: 0.01, gammaR: 0.02, g: 0.1}\n" OBS OUT;
+    expect_error(t, NULL, 0, "T: {", 1, "axis T: TR is given twice", "by axis TR at " NAME ":2:5",
+                 NULL);
+  }
+  /* DeltaT with TL */
+  {
+    const char *t = "axes:\n  - DeltaT: {lin: [0, 1, 11]}\n"
+                    "fixed: {TR: 0.1, TL: 1, gammaL: 0.01, gammaR: 0.02, g: 0.1}\n" OBS OUT;
+    expect_error(t, NULL, 0, "TL: 1", 1, "fixed.TL: TL is given twice",
+                 "set by axis DeltaT at " NAME ":2:5", "DeltaT sets TL = TR + DeltaT", NULL);
+  }
+  /* gamma ratio with gammaL */
+  {
+    const char *t = "axes:\n  - gamma_ratio: {log: [0.01, 1, 5]}\n"
+                    "fixed: {TL: 1, TR: 0, gammaL: 0.01, gammaR: 0.02, g: 0.1}\n" OBS OUT;
+    expect_error(t, NULL, 0, "gammaL", 1, "fixed.gammaL: gammaL is given twice",
+                 "set by axis gamma_ratio at " NAME ":2:5", NULL);
+  }
+  /* derived axis fixed */
+  {
+    expect_error(AXIS_TL "fixed: {T: 1, gammaL: 0.01, gammaR: 0.02, g: 0.1}\n" OBS OUT, NULL, 0,
+                 "T: 1", 1, "T can only be an axis", NULL);
+  }
+}
+
+/* ---- axes ------------------------------------------------------------------------------------ */
+
+Test(config_axes, values_lists) {
+  /* empty values */
+  {
+    expect_error("axes:\n  - g: {values: []}\n" FIXED OBS OUT, NULL, 0, "[]", 1,
+                 "axis g: values is empty", NULL);
+  }
+  /* non monotonic values */
+  {
+    expect_error("axes:\n  - g: {values: [0.1, 0.5, 0.3]}\n" FIXED OBS OUT, NULL, 0, "0.3", 1,
+                 "axis g: values must be strictly increasing or strictly decreasing",
+                 "entry 3 (0.3)", NULL);
+    expect_error("axes:\n  - g: {values: [0.1, 0.1]}\n" FIXED OBS OUT, NULL, 0, "0.1", 2,
+                 "entry 2 (0.1)", NULL);
+  }
+}
+
+Test(config_axes, ranges) {
+  /* count one */
+  {
+    expect_error("axes:\n  - TL: {lin: [0.05, 5.0, 1]}\n" FIXED OBS OUT, NULL, 0, "1]", 1,
+                 "axis TL: lin count must be an integer >= 2, found 1", "values: [x]", NULL);
+  }
+  /* count fraction */
+  {
+    expect_error("axes:\n  - TL: {log: [0.05, 5.0, 2.5]}\n" FIXED OBS OUT, NULL, 0, "2.5", 1,
+                 "axis TL: log count must be an integer, found 2.5", NULL);
+  }
+  /* count string */
+  {
+    /* libfyaml's position of a quoted scalar is its first character inside the quotes */
+    expect_error("axes:\n  - TL: {lin: [0.05, 5.0, \"abc\"]}\n" FIXED OBS OUT, NULL, 0, "abc", 1,
+                 "axis TL: lin count must be an integer, found the string \"abc\"",
+                 "quoted values are strings", NULL);
+  }
+  /* log start not positive */
+  {
+    expect_error("axes:\n  - gamma_ratio: {log: [0, 1, 10]}\n"
+                 "fixed: {TL: 1, TR: 0, gammaR: 0.02, g: 0.1}\n" OBS OUT,
+                 NULL, 0, "0, 1", 1, "axis gamma_ratio: log start must be > 0", "found 0", NULL);
+  }
+  /* range not three numbers */
+  {
+    expect_error("axes:\n  - TL: {lin: [0.05, 5.0]}\n" FIXED OBS OUT, NULL, 0, "[0.05", 1,
+                 "axis TL: lin must be a list [start, stop, count]", "a list of 2 entries", NULL);
+    expect_error("axes:\n  - TL: {lin: [1, 1, 5]}\n" FIXED OBS OUT, NULL, 0, "1, 5", 1,
+                 "start and stop are equal", NULL);
+  }
+}
+
+Test(config_axes, shapes) {
+  /* spacing not a mapping */
+  {
+    expect_error("axes:\n  - TL: [0.05, 5.0, 100]\n" FIXED OBS OUT, NULL, 0, "[0.05", 1,
+                 "axis TL: the spacing must be {lin: [start, stop, count]}", "found a list", NULL);
+    expect_error("axes:\n  - TL: {lin: [0, 1, 3], values: [1]}\n" FIXED OBS OUT, NULL, 0, "values",
+                 1, "axis TL: give one of lin, log or values", NULL);
+  }
+  /* two axes in one entry */
+  {
+    expect_error("axes:\n  - TL: {lin: [0, 1, 3]}\n    g: {values: [1]}\n"
+                 "fixed: {TR: 0.0, gammaL: 0.01, gammaR: 0.02}\n" OBS OUT,
+                 NULL, 0, "g:", 1, "each entry of axes names one axis", "'g'", NULL);
+  }
+  /* too many axes */
+  {
+    expect_error("axes:\n  - omega: {values: [1]}\n  - TL: {values: [1]}\n  - TR: {values: [1]}\n"
+                 "  - gammaL: {values: [1]}\n  - gammaR: {values: [1]}\n  - g: {values: [1]}\n"
+                 "  - epsL: {values: [1]}\n  - epsR: {values: [1]}\n  - eps_a: {values: [-1]}\n"
+                 "  - N: {values: [2]}\n" OBS OUT,
+                 NULL, 0, "N:", 1, "too many axes (at most 9)", NULL);
+  }
+}
+
+Test(config_axes, N_integers) {
+  expect_error(AXIS_TL "  - N: {values: [1, 2.5]}\n" FIXED OBS OUT, NULL, 0, "2.5", 1,
+               "axis N: the chain length N must be an integer, found 2.5", NULL);
+  expect_error(AXIS_TL "  - N: {lin: [1, 4, 7]}\n" FIXED OBS OUT, NULL, 0, "[1, 4", 1, "axis N",
+               "N = 1.5", NULL);
+  expect_error(AXIS_TL "fixed: {TR: 0.0, gammaL: 0.01, gammaR: 0.02, g: 0.1, N: 2.5}\n" OBS OUT,
+               NULL, 0, "2.5", 1, "fixed.N must be an integer, found 2.5", NULL);
+}
+
+/* ---- types and numbers ----------------------------------------------------------------------- */
+
+Test(config_types, wrong_types) {
+  /* string for a number */
+  {
+    expect_error(AXIS_TL "fixed: {TR: \"0.1\", gammaL: 0.01, gammaR: 0.02, g: 0.1}\n" OBS OUT, NULL,
+                 0, "0.1\"", 1, "fixed.TR must be a number, found the string \"0.1\"", NULL);
+    expect_error(AXIS_TL "fixed: {TR: cold, gammaL: 0.01, gammaR: 0.02, g: 0.1}\n" OBS OUT, NULL, 0,
+                 "cold", 1, "fixed.TR must be a number, found cold", NULL);
+  }
+  /* mapping for axes */
+  {
+    expect_error("axes: {TL: {lin: [0.05, 5.0, 100]}}\n" FIXED OBS OUT, NULL, 0, "{TL", 1,
+                 "axes must be a list", "found a mapping", NULL);
+  }
+  /* other wrong types */
+  {
+    expect_error(AXIS_TL "fixed: [1, 2]\n" OBS OUT, NULL, 0, "[1, 2]", 1, "fixed must be a mapping",
+                 NULL);
+    expect_error(AXIS_TL FIXED "observables: J\n" OUT, NULL, 0, "J", 1,
+                 "observables must be a list of names", NULL);
+    expect_error(AXIS_TL FIXED OBS "output: o.h5\n", NULL, 0, "o.h5", 1, "output must be a mapping",
+                 NULL);
+    expect_error(AXIS_TL FIXED OBS OUT "title: [a]\n", NULL, 0, "[a]", 1,
+                 "title must be a string, found a list", NULL);
+  }
+}
+
+Test(config_types, non_finite) {
+  expect_error("axes:\n  - TL: {lin: [0.05, .inf, 100]}\n" FIXED OBS OUT, NULL, 0, ".inf", 1,
+               "axis TL: lin stop must be a finite number, found .inf", NULL);
+  expect_error(AXIS_TL "fixed: {TR: .nan, gammaL: 0.01, gammaR: 0.02, g: 0.1}\n" OBS OUT, NULL, 0,
+               ".nan", 1, "fixed.TR must be a finite number, found .nan", NULL);
+  expect_error(AXIS_TL "fixed: {TR: 1e400, gammaL: 0.01, gammaR: 0.02, g: 0.1}\n" OBS OUT, NULL, 0,
+               "1e400", 1, "fixed.TR must be a finite number, found 1e400", NULL);
+}
+
+/* ---- physics at the corners ------------------------------------------------------------------ */
+
+Test(config_physics, corners) {
+  /* negative temperature on an axis */
+  {
+    expect_error("axes:\n  - g: {values: [0.1, 0.2]}\n  - TL: {lin: [-1, 5.0, 100]}\n"
+                 "fixed: {TR: 0.0, gammaL: 0.01, gammaR: 0.02}\n" OBS OUT,
+                 NULL, 0, "TL", 1, "axis TL: TL = -1 is invalid: temperatures must be >= 0", NULL);
+  }
+  /* negative rate from gamma ratio */
+  {
+    expect_error("axes:\n  - gamma_ratio: {values: [-0.5, 1]}\n"
+                 "fixed: {TL: 1, TR: 0, gammaR: 0.02, g: 0.1}\n" OBS OUT,
+                 NULL, 0, "gamma_ratio", 1,
+                 "axis gamma_ratio: gammaL = -0.01 is invalid: rates must be >= 0",
+                 "gamma_ratio = -0.5 and gammaR = 0.02", NULL);
+  }
+  /* negative temperature from DeltaT */
+  {
+    expect_error("axes:\n  - DeltaT: {lin: [-1, 1, 3]}\n"
+                 "fixed: {TR: 0.5, gammaL: 0.01, gammaR: 0.02, g: 0.1}\n" OBS OUT,
+                 NULL, 0, "DeltaT", 1,
+                 "axis DeltaT: TL = -0.5 is invalid: temperatures must be >= 0",
+                 "TR = 0.5 and DeltaT = -1", NULL);
+  }
+  /* a bad base is blamed on its own entry, not on the derived axis it spoils */
+  {
+    expect_error("axes:\n  - gamma_ratio: {values: [0.5, 1]}\n"
+                 "fixed: {TL: 1, TR: 0, gammaR: -0.02, g: 0.1}\n" OBS OUT,
+                 NULL, 0, "-0.02", 1, "fixed.gammaR: gammaR = -0.02 is invalid", NULL);
+  }
+  /* statistics out of range */
+  {
+    expect_error(
+        AXIS_TL "fixed: {TR: 0.0, gammaL: 0.01, gammaR: 0.02, g: 0.1, epsL: 1.5}\n" OBS OUT, NULL,
+        0, "1.5", 1, "fixed.epsL: epsL = 1.5 is invalid: statistics must lie in [-1, 1]", NULL);
+    expect_error(AXIS_TL "  - epsR: {lin: [-1, 1.25, 4]}\n" FIXED OBS OUT, NULL, 0, "epsR", 1,
+                 "axis epsR: epsR = 1.25 is invalid", NULL);
+  }
+}
+
+/* ---- output ---------------------------------------------------------------------------------- */
+
+Test(config_output, errors) {
+  /* bad dtype */
+  {
+    expect_error(AXIS_TL FIXED OBS "output: {path: o.h5, dtype: float16}\n", NULL, 0, "float16", 1,
+                 "output.dtype must be float32 or float64, found float16", NULL);
+  }
+  /* bad compression */
+  {
+    expect_error(AXIS_TL FIXED OBS "output: {path: o.h5, compression: gzip-10}\n", NULL, 0,
+                 "gzip-10", 1, "output.compression must be none or gzip-1 ... gzip-9",
+                 "found gzip-10", NULL);
+    expect_error(AXIS_TL FIXED OBS "output: {path: o.h5, compression: zstd}\n", NULL, 0, "zstd", 1,
+                 "found zstd", NULL);
+  }
+  /* zero tile points */
+  {
+    expect_error(AXIS_TL FIXED OBS "output: {path: o.h5, tile_points: 0}\n", NULL, 0, "0}", 1,
+                 "output.tile_points must be an integer >= 1, found 0", NULL);
+  }
+  /* missing path */
+  {
+    expect_error(AXIS_TL FIXED OBS "output: {dtype: float64}\n", NULL, 0, "{dtype", 1,
+                 "output.path is missing", NULL);
+  }
+}
+
+/* ---- not a config at all --------------------------------------------------------------------- */
+
+Test(config_text, not_a_config, .init = cr_redirect_stderr) {
+  /* zero bytes */
+  {
+    qtm_config cfg;
+    char err[2048] = "";
+    check_failed(qtm_config_load_text(NAME, "", 0, NULL, 0, &cfg, err, sizeof err), &cfg, err);
+    cr_assert(strncmp(err, NAME ":1:1: the file holds no YAML document", 39) == 0, "%s", err);
+    qtm_config_free(&cfg);
+  }
+  /* not yaml */
+  {
+    /* an unclosed flow list is reported where the text ends: line 3, column 1 */
+    const char *unclosed = "axes: [1, 2\nfixed: {TR: 0}\n";
+    qtm_config c;
+    char e[2048] = "";
+    check_failed(load(unclosed, NULL, 0, &c, e, sizeof e), &c, e);
+    cr_assert_str_eq(e, NAME ":3:1: invalid YAML: flow sequence without a closing bracket");
+    expect_error("this is: not: yaml\n", NULL, 0, ": yaml", 1, "invalid YAML", NULL);
+    qtm_config cfg;
+    char err[2048] = "";
+    static const char binary[] = "PK\x03\x04\x14\x00\x00\x00";
+    check_failed(
+        qtm_config_load_text(NAME, binary, sizeof binary - 1, NULL, 0, &cfg, err, sizeof err), &cfg,
+        err);
+    cr_assert_str_eq(err, NAME ":1:6: a NUL byte: this is not a YAML text");
+  }
+  /* scalar document */
+  {
+    expect_error("just some words\n", NULL, 0, "just", 1, "a config must be a mapping",
+                 "found the scalar 'just some words'", NULL);
+  }
+  /* two documents */
+  {
+    expect_error(AXIS_TL FIXED OBS OUT "---\nb: 1\n", NULL, 0, "b: 1", 1,
+                 "a second YAML document starts here", NULL);
+  }
+  fflush(stderr);
+  cr_assert_stderr_eq_str("", "libfyaml must not print");
+}
+
+/* ---- --set ----------------------------------------------------------------------------------- */
+
+Test(config_set, overrides) {
+  /* override fixed value */
+  {
+    const char *sets[] = {"fixed.TR=0.25"};
+    qtm_config cfg = load_ok(AXIS_TL FIXED OBS OUT, sets, 1);
+    cr_assert_eq(cfg.grid.desc.fixed.TR, 0.25);
+    cr_assert_not_null(strstr(cfg.text, "TR: 0.25"), "the effective config: %s", cfg.text);
+    /* the re-emitted text is a config that loads to the same scan */
+    qtm_config again = load_ok(cfg.text, NULL, 0);
+    cr_assert_eq(again.grid.desc.fixed.TR, 0.25);
+    cr_assert_eq(again.grid.npoints, cfg.grid.npoints);
+    cr_assert_eq(
+        memcmp(again.grid.values, cfg.grid.values, sizeof(double) * (size_t)cfg.grid.nvalues), 0);
+    qtm_config_free(&again);
+    qtm_config_free(&cfg);
+    /* the last override of a key wins */
+    const char *twice[] = {"fixed.TR=0.25", "fixed.TR=0.5"};
+    cfg = load_ok(AXIS_TL FIXED OBS OUT, twice, 2);
+    cr_assert_eq(cfg.grid.desc.fixed.TR, 0.5);
+    qtm_config_free(&cfg);
+  }
+  /* add fixed key */
+  {
+    const char *text = AXIS_TL "fixed: {TR: 0.0, gammaL: 0.01, gammaR: 0.02}\n" OBS OUT;
+    const char *sets[] = {"fixed.g=0.3", "title=My scan", "output.dtype=float64"};
+    qtm_config cfg = load_ok(text, sets, 3);
+    cr_assert_eq(cfg.grid.desc.fixed.g, 0.3);
+    cr_assert_str_eq(cfg.title, "My scan");
+    cr_assert_eq(cfg.dtype, QTM_DTYPE_F64);
+    qtm_config_free(&cfg);
+  }
+  /* replace observables and axes */
+  {
+    const char *sets[] = {"observables=[J, contrast]"};
+    qtm_config cfg = load_ok(AXIS_TL FIXED OBS OUT, sets, 1);
+    cr_assert_eq(cfg.nobs, 2);
+    cr_assert(cfg.obs[0] == QTM_OBS_J && cfg.obs[1] == QTM_OBS_contrast);
+    qtm_config_free(&cfg);
+
+    const char *axes[] = {"axes=[{T: {lin: [0.1, 2, 50]}}]",
+                          "fixed={gammaL: 0.01, gammaR: 0.02, g: 0.1}"};
+    cfg = load_ok(AXIS_TL FIXED OBS OUT, axes, 2);
+    cr_assert_eq(cfg.grid.desc.axis_id[0], QTM_AXIS_T);
+    cr_assert_eq(cfg.grid.desc.shape[0], 50);
+    qtm_config_free(&cfg);
+
+    /* the file's fixed TR now collides with the override's T axis: the file entry is blamed and
+     * the other place is the override */
+    const char *t = AXIS_TL FIXED OBS OUT;
+    expect_error(t, axes, 1, "TR", 1, "fixed.TR: TR is given twice",
+                 "set by axis T at --set axes=[{T: {lin: [0.1, 2, 50]}}]", NULL);
+  }
+}
+
+Test(config_set, collisions) {
+  const char *text = AXIS_TL "  - g: {values: [0.1, 0.2]}\n"
+                             "fixed: {TR: 0.0, gammaL: 0.01, gammaR: 0.02}\n" OBS OUT;
+  int line, col;
+  pos_of(text, "g: {", 1, &line, &col);
+  char axis_at[64];
+  snprintf(axis_at, sizeof axis_at, "scanned by axis g at " NAME ":%d:%d", line, col);
+  const char *sets[] = {"fixed.g=0.1"};
+  expect_set_error(text, sets, 1, 0, "g is given twice", axis_at, NULL);
+}
+
+Test(config_set, errors) {
+  /* errors in override values */
+  {
+    const char *t = AXIS_TL FIXED OBS OUT;
+    const char *bad_number[] = {"fixed.TR=warm"};
+    expect_set_error(t, bad_number, 1, 0, "fixed.TR must be a number, found warm", NULL);
+    const char *bad_obs[] = {"fixed.TR=0.1", "observables=[J, Jx]"};
+    expect_set_error(t, bad_obs, 2, 1, "unknown observable 'Jx'", NULL);
+    const char *bad_yaml[] = {"fixed.TR=[1"};
+    expect_set_error(t, bad_yaml, 1, 0, "the value is not valid YAML", NULL);
+    const char *empty[] = {"fixed.TR="};
+    expect_set_error(t, empty, 1, 0, "the value is empty", NULL);
+    const char *unknown[] = {"fixd.TR=1"};
+    expect_set_error(t, unknown, 1, 0, "unknown key 'fixd' in the config", NULL);
+  }
+  /* malformed */
+  {
+    const char *t = AXIS_TL FIXED OBS OUT;
+    const char *no_eq[] = {"fixed.TR"};
+    expect_set_error(t, no_eq, 1, 0, "expected KEY=VALUE", NULL);
+    const char *bad_key[] = {"fixed..TR=1"};
+    expect_set_error(t, bad_key, 1, 0, "KEY must be a dot path", NULL);
+    const char *no_key[] = {"=1"};
+    expect_set_error(t, no_key, 1, 0, "KEY must be a dot path", NULL);
+  }
+  /* scalar parent */
+  {
+    const char *t = AXIS_TL FIXED OBS OUT;
+    const char *sets[] = {"output.path.name=x"};
+    expect_set_error(t, sets, 1, 0, "output.path is not a mapping", "no key 'name'", NULL);
+    const char *seq[] = {"axes.TL=1"};
+    expect_set_error(t, seq, 1, 0, "axes is not a mapping (it holds a list)", NULL);
+  }
+}

@@ -1,8 +1,7 @@
 /* `qtmscan info`: a scan file's provenance, axes and maps, read through the HDF5 API. Maps
  * are read in bounded blocks (a scan may hold 10^9 points per map), never whole. The file may
  * be a partial one (a scan that was interrupted or is still running): it is then reported as
- * not complete, and unwritten points count as NaN (their fill value). The small HDF5 error
- * helpers repeat those of h5_writer.c, file-local in both. */
+ * not complete, and unwritten points count as NaN (their fill value). */
 #include <errno.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
@@ -13,82 +12,13 @@
 #include <string.h>
 
 #include "qtm/h5_writer.h"
+#include "h5_util.h"
 
 /* Largest block of a map read at once, in points (as doubles: 32 MiB); a block is at least one
  * chunk, up to READ_MAX_POINTS. */
 #define READ_BUDGET_POINTS ((hsize_t)1 << 22)
 #define READ_MAX_POINTS ((hsize_t)1 << 25)
 #define NAME_CAP 256
-
-/* ---- Errors (as in h5_writer.c) ------------------------------------------------------------ */
-
-typedef struct h5_quiet {
-  H5E_auto2_t func;
-  void *data;
-  int saved;
-} h5_quiet;
-
-static void quiet_begin(h5_quiet *q) {
-  q->func = NULL;
-  q->data = NULL;
-  q->saved = H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data) >= 0;
-  (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* failing only makes HDF5 print more */
-}
-
-static void quiet_end(const h5_quiet *q) {
-  if (q->saved) (void)H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
-}
-
-typedef struct innermost {
-  char text[256];
-} innermost;
-
-static herr_t innermost_cb(unsigned n, const H5E_error2_t *e, void *data) {
-  innermost *in = data;
-  if (n == 0 && e && e->desc && e->desc[0]) snprintf(in->text, sizeof in->text, "%s", e->desc);
-  return 0;
-}
-
-/* "CALL OBJECT: innermost HDF5 message"; right after the failing call. */
-static qtm_status h5_fail(char *err, size_t errcap, const char *call, const char *fmt, ...) {
-  innermost in = {"failed"};
-  (void)H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_cb, &in);
-  if (err && errcap) {
-    char what[192];
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    (void)snprintf(err, errcap, "%s %s: %s", call, what, in.text);
-  }
-  return QTM_ERR_IO;
-}
-
-static qtm_status fail_msg(qtm_status st, char *err, size_t errcap, const char *fmt, ...) {
-  if (err && errcap) {
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-  }
-  return st;
-}
-
-#define H5_CHECK(expr, call, ...)                   \
-  do {                                              \
-    if ((expr) < 0) {                               \
-      rc = h5_fail(err, errcap, call, __VA_ARGS__); \
-      goto cleanup;                                 \
-    }                                               \
-  } while (0)
-
-static void close_h5(hid_t *id, herr_t (*close_fn)(hid_t), const char *call, const char *what,
-                     qtm_status *rc, char *err, size_t errcap) {
-  if (*id < 0) return;
-  herr_t r = close_fn(*id);
-  *id = H5I_INVALID_HID;
-  if (r < 0 && *rc == QTM_OK) *rc = h5_fail(err, errcap, call, "%s", what);
-}
 
 /* ---- Attributes ---------------------------------------------------------------------------- */
 
@@ -139,7 +69,7 @@ static qtm_status attr_text(hid_t obj, const char *name, char **out, char *err, 
     } else {
       size_t size = H5Tget_size(ftype);
       if (size == 0) {
-        rc = h5_fail(err, errcap, "H5Tget_size", "attribute %s", name);
+        rc = qtm_h5_fail(err, errcap, "H5Tget_size", "attribute %s", name);
         goto cleanup;
       }
       H5_CHECK(H5Tset_size(mtype, size), "H5Tset_size", "attribute %s", name);
@@ -166,7 +96,7 @@ static qtm_status attr_text(hid_t obj, const char *name, char **out, char *err, 
   text = NULL;
   goto cleanup;
 nomem:
-  rc = fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory reading attribute %s", name);
+  rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory reading attribute %s", name);
 cleanup:
   if (vlen_read) {
     /* Frees the strings HDF5 allocated; nothing useful to do if it fails. */
@@ -183,10 +113,10 @@ cleanup:
   free(buf);
   free(nums);
   free(text);
-  close_h5(&mtype, H5Tclose, "H5Tclose", name, &rc, err, errcap);
-  close_h5(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
-  close_h5(&ftype, H5Tclose, "H5Tclose", name, &rc, err, errcap);
-  close_h5(&attr, H5Aclose, "H5Aclose", name, &rc, err, errcap);
+  qtm_h5_close(&mtype, H5Tclose, "H5Tclose", name, &rc, err, errcap);
+  qtm_h5_close(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
+  qtm_h5_close(&ftype, H5Tclose, "H5Tclose", name, &rc, err, errcap);
+  qtm_h5_close(&attr, H5Aclose, "H5Aclose", name, &rc, err, errcap);
   return rc;
 }
 
@@ -255,7 +185,7 @@ static qtm_status root_links(hid_t file, name_list *list, char *err, size_t errc
   H5_index_t index = (order & H5P_CRT_ORDER_TRACKED) ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME;
   list->n = 0;
   if (!(list->names = calloc(ginfo.nlinks ? ginfo.nlinks : 1, sizeof *list->names))) {
-    rc = fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory listing the root group");
+    rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory listing the root group");
     goto cleanup;
   }
   for (hsize_t i = 0; i < ginfo.nlinks; ++i) {
@@ -265,8 +195,8 @@ static qtm_status root_links(hid_t file, name_list *list, char *err, size_t errc
     if ((size_t)len < NAME_CAP) ++list->n; /* a name too long for a qtmscan file: skip it */
   }
 cleanup:
-  close_h5(&gcpl, H5Pclose, "H5Pclose", "root group creation properties", &rc, err, errcap);
-  close_h5(&root, H5Gclose, "H5Gclose", "root group", &rc, err, errcap);
+  qtm_h5_close(&gcpl, H5Pclose, "H5Pclose", "root group creation properties", &rc, err, errcap);
+  qtm_h5_close(&root, H5Gclose, "H5Gclose", "root group", &rc, err, errcap);
   return rc;
 }
 
@@ -316,7 +246,7 @@ static qtm_status read_one(hid_t dset, hid_t fspace, hsize_t i, double *v, char 
   H5_CHECK(H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, v), "H5Dread",
            "value %llu", (unsigned long long)i);
 cleanup:
-  close_h5(&mspace, H5Sclose, "H5Sclose", "one value", &rc, err, errcap);
+  qtm_h5_close(&mspace, H5Sclose, "H5Sclose", "one value", &rc, err, errcap);
   return rc;
 }
 
@@ -349,9 +279,9 @@ static qtm_status print_axis(hid_t file, const char *name, FILE *out, char *err,
   fputc('\n', out);
 cleanup:
   free(units);
-  close_h5(&type, H5Tclose, "H5Tclose", name, &rc, err, errcap);
-  close_h5(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
-  close_h5(&dset, H5Dclose, "H5Dclose", name, &rc, err, errcap);
+  qtm_h5_close(&type, H5Tclose, "H5Tclose", name, &rc, err, errcap);
+  qtm_h5_close(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
+  qtm_h5_close(&dset, H5Dclose, "H5Dclose", name, &rc, err, errcap);
   return rc;
 }
 
@@ -410,7 +340,7 @@ static qtm_status map_stats_read(hid_t file, const char *name, int rank, const h
   }
   if (total == 0) return QTM_OK;
   if (!(buf = malloc((size_t)block_points * sizeof *buf))) {
-    rc = fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory for a block of %llu points",
+    rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory for a block of %llu points",
                   (unsigned long long)block_points);
     goto cleanup;
   }
@@ -443,7 +373,7 @@ static qtm_status map_stats_read(hid_t file, const char *name, int rank, const h
                      rank > 0 ? mspace : H5S_ALL, rank > 0 ? space : H5S_ALL, H5P_DEFAULT, buf),
              "H5Dread", "map %s block at %llu", name,
              (unsigned long long)(rank > 0 ? start[0] : 0));
-    close_h5(&mspace, H5Sclose, "H5Sclose", "block", &rc, err, errcap);
+    qtm_h5_close(&mspace, H5Sclose, "H5Sclose", "block", &rc, err, errcap);
     if (rc != QTM_OK) goto cleanup;
     for (hsize_t i = 0; i < npts; ++i) {
       double v = f32 ? (double)((const float *)buf)[i] : buf[i];
@@ -464,10 +394,10 @@ static qtm_status map_stats_read(hid_t file, const char *name, int rank, const h
   }
 cleanup:
   free(buf);
-  close_h5(&mspace, H5Sclose, "H5Sclose", "block", &rc, err, errcap);
-  close_h5(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
-  close_h5(&dset, H5Dclose, "H5Dclose", name, &rc, err, errcap);
-  close_h5(&dapl, H5Pclose, "H5Pclose", name, &rc, err, errcap);
+  qtm_h5_close(&mspace, H5Sclose, "H5Sclose", "block", &rc, err, errcap);
+  qtm_h5_close(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
+  qtm_h5_close(&dset, H5Dclose, "H5Dclose", name, &rc, err, errcap);
+  qtm_h5_close(&dapl, H5Pclose, "H5Pclose", name, &rc, err, errcap);
   return rc;
 }
 
@@ -561,10 +491,10 @@ static qtm_status print_map(hid_t file, const char *name, FILE *out, char *err, 
   fputc('\n', out);
 cleanup:
   free(units);
-  close_h5(&dcpl, H5Pclose, "H5Pclose", name, &rc, err, errcap);
-  close_h5(&type, H5Tclose, "H5Tclose", name, &rc, err, errcap);
-  close_h5(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
-  close_h5(&dset, H5Dclose, "H5Dclose", name, &rc, err, errcap);
+  qtm_h5_close(&dcpl, H5Pclose, "H5Pclose", name, &rc, err, errcap);
+  qtm_h5_close(&type, H5Tclose, "H5Tclose", name, &rc, err, errcap);
+  qtm_h5_close(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
+  qtm_h5_close(&dset, H5Dclose, "H5Dclose", name, &rc, err, errcap);
   return rc;
 }
 
@@ -587,11 +517,11 @@ static qtm_status classify(hid_t file, const name_list *list, int *is_axis, char
       H5_CHECK(scale, "H5DSis_scale", "%s", name);
       is_axis[i] = scale > 0;
     }
-    close_h5(&obj, H5Oclose, "H5Oclose", name, &rc, err, errcap);
+    qtm_h5_close(&obj, H5Oclose, "H5Oclose", name, &rc, err, errcap);
     if (rc != QTM_OK) goto cleanup;
   }
 cleanup:
-  close_h5(&obj, H5Oclose, "H5Oclose", "root object", &rc, err, errcap);
+  qtm_h5_close(&obj, H5Oclose, "H5Oclose", "root object", &rc, err, errcap);
   return rc;
 }
 
@@ -600,19 +530,19 @@ qtm_status qtm_h5_info_print(const char *path, FILE *out, char *err, size_t errc
   hid_t file = H5I_INVALID_HID, fapl = H5I_INVALID_HID;
   name_list list = {NULL, 0};
   int *is_axis = NULL;
-  h5_quiet q;
+  qtm_h5_quiet q;
   if (err && errcap) err[0] = '\0';
-  if (!path || !out) return fail_msg(QTM_ERR_INVALID_ARG, err, errcap, "no file or stream");
+  if (!path || !out) return qtm_h5_fail_msg(QTM_ERR_INVALID_ARG, err, errcap, "no file or stream");
 
   /* Tell "cannot read" from "not HDF5" before HDF5's less direct messages. */
   FILE *probe = fopen(path, "rb");
-  if (!probe) return fail_msg(QTM_ERR_IO, err, errcap, "%s: %s", path, strerror(errno));
+  if (!probe) return qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: %s", path, strerror(errno));
   fclose(probe);
 
-  quiet_begin(&q);
+  qtm_h5_quiet_begin(&q);
   htri_t is_hdf5 = H5Fis_hdf5(path);
   if (is_hdf5 <= 0) {
-    rc = fail_msg(QTM_ERR_IO, err, errcap, "%s: not an HDF5 file", path);
+    rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: not an HDF5 file", path);
     goto cleanup;
   }
   /* STRONG: a read-only report leaves nothing open behind it, whatever happens. */
@@ -622,7 +552,7 @@ qtm_status qtm_h5_info_print(const char *path, FILE *out, char *err, size_t errc
   htri_t ours = H5Aexists(file, "qtmscan_version");
   H5_CHECK(ours, "H5Aexists", "qtmscan_version of %s", path);
   if (!ours) {
-    rc = fail_msg(QTM_ERR_INVALID_ARG, err, errcap,
+    rc = qtm_h5_fail_msg(QTM_ERR_INVALID_ARG, err, errcap,
                   "%s: not a qtmscan file (no qtmscan_version attribute)", path);
     goto cleanup;
   }
@@ -633,7 +563,7 @@ qtm_status qtm_h5_info_print(const char *path, FILE *out, char *err, size_t errc
   if ((rc = print_provenance(file, out, err, errcap)) != QTM_OK) goto cleanup;
   if ((rc = root_links(file, &list, err, errcap)) != QTM_OK) goto cleanup;
   if (!(is_axis = calloc(list.n ? list.n : 1, sizeof *is_axis))) {
-    rc = fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory listing %s", path);
+    rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory listing %s", path);
     goto cleanup;
   }
   if ((rc = classify(file, &list, is_axis, err, errcap)) != QTM_OK) goto cleanup;
@@ -654,13 +584,13 @@ qtm_status qtm_h5_info_print(const char *path, FILE *out, char *err, size_t errc
     if (is_axis[i] == 0 && (rc = print_map(file, list.names[i], out, err, errcap)) != QTM_OK)
       goto cleanup;
   if (fflush(out) != 0 || ferror(out))
-    rc = fail_msg(QTM_ERR_IO, err, errcap, "error writing the report of %s", path);
+    rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "error writing the report of %s", path);
 
 cleanup:
   free(is_axis);
   free(list.names);
-  close_h5(&file, H5Fclose, "H5Fclose", path, &rc, err, errcap);
-  close_h5(&fapl, H5Pclose, "H5Pclose", "file access properties", &rc, err, errcap);
-  quiet_end(&q);
+  qtm_h5_close(&file, H5Fclose, "H5Fclose", path, &rc, err, errcap);
+  qtm_h5_close(&fapl, H5Pclose, "H5Pclose", "file access properties", &rc, err, errcap);
+  qtm_h5_quiet_end(&q);
   return rc;
 }

@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L /* stat */
 
 #include "qtm/h5_writer.h"
+#include "h5_util.h"
 
 #include <hdf5.h>
 #include <hdf5_hl.h>
@@ -31,56 +32,8 @@ struct qtm_h5_writer {
   qtm_dtype dtype;
 };
 
-/* ---- Errors --------------------------------------------------------------------------------
- * HDF5 prints its error stack to stderr by default; the writer reports one line through err
- * instead, so it silences the automatic printing for the span of each public call and restores
- * whatever the caller had. */
-
-typedef struct h5_quiet {
-  H5E_auto2_t func;
-  void *data;
-  int saved;
-} h5_quiet;
-
-static void quiet_begin(h5_quiet *q) {
-  q->func = NULL;
-  q->data = NULL;
-  q->saved = H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data) >= 0;
-  /* Failing to silence only makes HDF5 print more; nothing to report. */
-  (void)H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_end(const h5_quiet *q) {
-  if (q->saved) (void)H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
-}
-
-typedef struct innermost {
-  char text[256];
-} innermost;
-
-/* Walked upward, entry 0 is where HDF5 first detected the error: the most specific text
- * ("unable to open file: ... errno = 17, error message = 'File exists'"). */
-static herr_t innermost_cb(unsigned n, const H5E_error2_t *e, void *data) {
-  innermost *in = data;
-  if (n == 0 && e && e->desc && e->desc[0]) snprintf(in->text, sizeof in->text, "%s", e->desc);
-  return 0;
-}
-
-/* Records "CALL OBJECT: innermost HDF5 message" in err; must run right after the failing call,
- * before another API call clears the error stack. */
-static qtm_status h5_fail(char *err, size_t errcap, const char *call, const char *fmt, ...) {
-  innermost in = {"failed"};
-  (void)H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_cb, &in);
-  if (err && errcap) {
-    char what[192];
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    (void)snprintf(err, errcap, "%s %s: %s", call, what, in.text);
-  }
-  return QTM_ERR_IO;
-}
+/* HDF5's own error printing is silenced for the span of each public call (h5_util.h); errors
+ * come back as one line through err. */
 
 static qtm_status bad_arg(char *err, size_t errcap, const char *fmt, ...) {
   if (err && errcap) {
@@ -90,26 +43,6 @@ static qtm_status bad_arg(char *err, size_t errcap, const char *fmt, ...) {
     va_end(ap);
   }
   return QTM_ERR_INVALID_ARG;
-}
-
-/* netcdf-c's BAIL: a negative hid_t/herr_t/htri_t records the call and object, and leaves
- * through the function's cleanup label (which needs `rc`, `err`, `errcap` in scope). */
-#define H5_CHECK(expr, call, ...)                   \
-  do {                                              \
-    if ((expr) < 0) {                               \
-      rc = h5_fail(err, errcap, call, __VA_ARGS__); \
-      goto cleanup;                                 \
-    }                                               \
-  } while (0)
-
-/* Closes *id when valid and marks it closed. A failure becomes the error only when none is
- * recorded yet, so the first cause is what the caller sees. */
-static void close_h5(hid_t *id, herr_t (*close_fn)(hid_t), const char *call, const char *what,
-                     qtm_status *rc, char *err, size_t errcap) {
-  if (*id < 0) return;
-  herr_t r = close_fn(*id);
-  *id = H5I_INVALID_HID;
-  if (r < 0 && *rc == QTM_OK) *rc = h5_fail(err, errcap, call, "%s", what);
 }
 
 /* ---- Attributes ---------------------------------------------------------------------------- */
@@ -134,9 +67,9 @@ static qtm_status put_text_attr(hid_t obj, const char *where, const char *name, 
            "attribute %s of %s", name, where);
   H5_CHECK(H5Awrite(attr, type, text), "H5Awrite", "attribute %s of %s", name, where);
 cleanup:
-  close_h5(&attr, H5Aclose, "H5Aclose", name, &rc, err, errcap);
-  close_h5(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
-  close_h5(&type, H5Tclose, "H5Tclose", name, &rc, err, errcap);
+  qtm_h5_close(&attr, H5Aclose, "H5Aclose", name, &rc, err, errcap);
+  qtm_h5_close(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
+  qtm_h5_close(&type, H5Tclose, "H5Tclose", name, &rc, err, errcap);
   return rc;
 }
 
@@ -150,8 +83,8 @@ static qtm_status put_num_attr(hid_t obj, const char *where, const char *name, h
            "H5Acreate2", "attribute %s of %s", name, where);
   H5_CHECK(H5Awrite(attr, mem_type, value), "H5Awrite", "attribute %s of %s", name, where);
 cleanup:
-  close_h5(&attr, H5Aclose, "H5Aclose", name, &rc, err, errcap);
-  close_h5(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
+  qtm_h5_close(&attr, H5Aclose, "H5Aclose", name, &rc, err, errcap);
+  qtm_h5_close(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
   return rc;
 }
 
@@ -264,9 +197,9 @@ static qtm_status create_coordinate(hid_t file, const qtm_grid *g, int k, hid_t 
   *out = dset;
   dset = H5I_INVALID_HID;
 cleanup:
-  close_h5(&dset, H5Dclose, "H5Dclose", what, &rc, err, errcap);
-  close_h5(&dcpl, H5Pclose, "H5Pclose", what, &rc, err, errcap);
-  close_h5(&space, H5Sclose, "H5Sclose", what, &rc, err, errcap);
+  qtm_h5_close(&dset, H5Dclose, "H5Dclose", what, &rc, err, errcap);
+  qtm_h5_close(&dcpl, H5Pclose, "H5Pclose", what, &rc, err, errcap);
+  qtm_h5_close(&space, H5Sclose, "H5Sclose", what, &rc, err, errcap);
   return rc;
 }
 
@@ -313,8 +246,8 @@ static qtm_status create_map(qtm_h5_writer *w, const qtm_h5_layout *l, int j, co
   w->map[j] = dset;
   dset = H5I_INVALID_HID;
 cleanup:
-  close_h5(&dset, H5Dclose, "H5Dclose", what, &rc, err, errcap);
-  close_h5(&dcpl, H5Pclose, "H5Pclose", what, &rc, err, errcap);
+  qtm_h5_close(&dset, H5Dclose, "H5Dclose", what, &rc, err, errcap);
+  qtm_h5_close(&dcpl, H5Pclose, "H5Pclose", what, &rc, err, errcap);
   return rc;
 }
 
@@ -339,7 +272,7 @@ qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
   hid_t coord[QTM_MAX_AXES];
   qtm_h5_writer *w = NULL;
   int created = 0;
-  h5_quiet q;
+  qtm_h5_quiet q;
 
   if (err && errcap) err[0] = '\0';
   if (!out) return bad_arg(err, errcap, "qtm_h5_writer_create: no output handle");
@@ -364,7 +297,7 @@ qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
   }
   w->dtype = layout->dtype;
 
-  quiet_begin(&q);
+  qtm_h5_quiet_begin(&q);
   if (layout->gzip_level > 0 && w->naxes > 0) {
     htri_t avail = H5Zfilter_avail(H5Z_FILTER_DEFLATE);
     H5_CHECK(avail, "H5Zfilter_avail", "deflate");
@@ -390,7 +323,7 @@ qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
   H5_CHECK(H5Pset_fclose_degree(fapl, H5F_CLOSE_SEMI), "H5Pset_fclose_degree", "%s", path);
   if ((w->file = H5Fcreate(path, H5F_ACC_EXCL, fcpl, fapl)) < 0) {
     struct stat st;
-    rc = h5_fail(err, errcap, "H5Fcreate", "%s", path);
+    rc = qtm_h5_fail(err, errcap, "H5Fcreate", "%s", path);
     /* The usual cause, told apart so the caller can say "exists" rather than "I/O error". */
     if (stat(path, &st) == 0) rc = QTM_ERR_EXISTS;
     goto cleanup;
@@ -414,10 +347,10 @@ qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
 
 cleanup:
   for (int k = 0; k < w->naxes; ++k)
-    close_h5(&coord[k], H5Dclose, "H5Dclose", qtm_axis_name(g->desc.axis_id[k]), &rc, err,
+    qtm_h5_close(&coord[k], H5Dclose, "H5Dclose", qtm_axis_name(g->desc.axis_id[k]), &rc, err,
              errcap);
-  close_h5(&fapl, H5Pclose, "H5Pclose", "file access properties", &rc, err, errcap);
-  close_h5(&fcpl, H5Pclose, "H5Pclose", "file creation properties", &rc, err, errcap);
+  qtm_h5_close(&fapl, H5Pclose, "H5Pclose", "file access properties", &rc, err, errcap);
+  qtm_h5_close(&fcpl, H5Pclose, "H5Pclose", "file creation properties", &rc, err, errcap);
   if (rc != QTM_OK) {
     discard(w);
     /* H5F_ACC_EXCL guarantees the file is ours: a half-built one must not stay behind. */
@@ -425,7 +358,7 @@ cleanup:
   } else {
     *out = w;
   }
-  quiet_end(&q);
+  qtm_h5_quiet_end(&q);
   return rc;
 }
 
@@ -458,14 +391,14 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
                                     char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
   hid_t mspace = H5I_INVALID_HID;
-  h5_quiet q;
+  qtm_h5_quiet q;
   if (!w || !tile || !out) return bad_arg(err, errcap, "qtm_h5_writer_write_tile: no writer");
   if ((rc = check_tile(w, tile, out, err, errcap)) != QTM_OK) return rc;
   /* Memory type = file type (native little-endian IEEE): HDF5 copies without converting. */
   hid_t mem_type = w->dtype == QTM_DTYPE_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
   hid_t fsel = H5S_ALL, msel = H5S_ALL;
 
-  quiet_begin(&q);
+  qtm_h5_quiet_begin(&q);
   if (w->naxes > 0) {
     hsize_t start[QTM_MAX_AXES], count[QTM_MAX_AXES];
     for (int k = 0; k < w->naxes; ++k) {
@@ -484,8 +417,8 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
     H5_CHECK(H5Dwrite(w->map[j], mem_type, msel, fsel, H5P_DEFAULT, out->data[j]), "H5Dwrite",
              "map %s tile %lld", qtm_obs_table[w->obs[j]].name, (long long)tile->index);
 cleanup:
-  close_h5(&mspace, H5Sclose, "H5Sclose", "tile memory dataspace", &rc, err, errcap);
-  quiet_end(&q);
+  qtm_h5_close(&mspace, H5Sclose, "H5Sclose", "tile memory dataspace", &rc, err, errcap);
+  qtm_h5_quiet_end(&q);
   return rc;
 }
 
@@ -495,10 +428,10 @@ qtm_status qtm_h5_writer_finish(qtm_h5_writer *w, const char *end_time, double p
                                 char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
   const int complete = 1;
-  h5_quiet q;
+  qtm_h5_quiet q;
   if (!w) return bad_arg(err, errcap, "qtm_h5_writer_finish: no writer");
 
-  quiet_begin(&q);
+  qtm_h5_quiet_begin(&q);
   if ((rc = put_text_attr(w->file, "the root group", "end_time", end_time, err, errcap)) !=
           QTM_OK ||
       (rc = put_num_attr(w->file, "the root group", "points_per_second", H5T_IEEE_F64LE,
@@ -510,13 +443,13 @@ qtm_status qtm_h5_writer_finish(qtm_h5_writer *w, const char *end_time, double p
                          &complete, err, errcap)) != QTM_OK)
     goto cleanup;
   for (int j = 0; j < w->nobs; ++j)
-    close_h5(&w->map[j], H5Dclose, "H5Dclose", qtm_obs_table[w->obs[j]].name, &rc, err, errcap);
-  close_h5(&w->fspace, H5Sclose, "H5Sclose", "maps' dataspace", &rc, err, errcap);
+    qtm_h5_close(&w->map[j], H5Dclose, "H5Dclose", qtm_obs_table[w->obs[j]].name, &rc, err, errcap);
+  qtm_h5_close(&w->fspace, H5Sclose, "H5Sclose", "maps' dataspace", &rc, err, errcap);
   /* The last write happens here: a full disk may show only now. */
-  close_h5(&w->file, H5Fclose, "H5Fclose", "the scan file", &rc, err, errcap);
+  qtm_h5_close(&w->file, H5Fclose, "H5Fclose", "the scan file", &rc, err, errcap);
 cleanup:
   discard(w); /* closes whatever an error left open */
-  quiet_end(&q);
+  qtm_h5_quiet_end(&q);
   return rc;
 }
 

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,16 +137,20 @@ static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tili
 
 /* ---- Output paths --------------------------------------------------------------------------- */
 
-/* mkdir -p of the directory holding path. */
+/* mkdir -p of the directory holding path (nothing to do for a bare file name). */
 static qtm_status make_parent(const char *path, char *err, size_t errcap) {
-  char *copy = strdup(path);
-  if (!copy) return fail(err, errcap, QTM_ERR_NOMEM, "out of memory", "", 0);
-  char *dir = dirname(copy);
+  const char *slash = strrchr(path, '/');
+  if (!slash || slash == path) return QTM_OK;
+  size_t len = (size_t)(slash - path);
+  char *dir = malloc(len + 1);
+  if (!dir) return fail(err, errcap, QTM_ERR_NOMEM, "out of memory", "", 0);
+  memcpy(dir, path, len);
+  dir[len] = '\0';
   qtm_status st = QTM_OK;
-  for (char *p = dir + 1; st == QTM_OK; ++p) {
-    if (*p != '/' && *p != '\0') continue;
-    char c = *p;
-    *p = '\0';
+  for (size_t i = 1; i <= len && st == QTM_OK; ++i) {
+    if (dir[i] != '/' && dir[i] != '\0') continue;
+    char c = dir[i];
+    dir[i] = '\0';
     struct stat sb;
     if (stat(dir, &sb) != 0) {
       if (mkdir(dir, 0777) != 0 && errno != EEXIST)
@@ -155,10 +158,9 @@ static qtm_status make_parent(const char *path, char *err, size_t errcap) {
     } else if (!S_ISDIR(sb.st_mode)) {
       st = fail(err, errcap, QTM_ERR_IO, "%s is not a directory", dir, 0);
     }
-    *p = c;
-    if (c == '\0') break;
+    dir[i] = c;
   }
-  free(copy);
+  free(dir);
   return st;
 }
 
@@ -205,11 +207,11 @@ static qtm_status publish(const char *partial, const char *out, int force, char 
     if (rename(partial, out) != 0)
       return fail(err, errcap, QTM_ERR_IO, "cannot rename the finished file to %s", out, errno);
   }
-  char *copy = strdup(out);
-  if (copy) {
-    (void)sync_path(dirname(copy), 1); /* best effort: not every file system supports it */
-    free(copy);
-  }
+  const char *slash = strrchr(out, '/');
+  char dir[4096] = ".";
+  if (slash && (size_t)(slash - out) < sizeof dir)
+    snprintf(dir, sizeof dir, "%.*s", slash == out ? 1 : (int)(slash - out), out);
+  (void)sync_path(dir, 1); /* best effort: not every file system supports it */
   return QTM_OK;
 }
 

@@ -1,0 +1,48 @@
+/* Error handling shared by the HDF5 modules (writer, info), after netcdf-c's libhdf5: HDF5's
+ * own error printing silenced for the span of a public call, the innermost HDF5 message kept
+ * for ours, every call checked through H5_CHECK, handles closed through close_h5. Private to
+ * src/. */
+#ifndef QTM_H5_UTIL_H
+#define QTM_H5_UTIL_H
+
+#include <hdf5.h>
+#include <stddef.h>
+
+#include "qtm/status.h"
+
+typedef struct qtm_h5_quiet {
+  H5E_auto2_t func;
+  void *data;
+  int saved;
+} qtm_h5_quiet;
+
+/* Turns HDF5's automatic error printing off, remembering the caller's setting. */
+void qtm_h5_quiet_begin(qtm_h5_quiet *q);
+/* Restores the caller's setting. */
+void qtm_h5_quiet_end(const qtm_h5_quiet *q);
+
+/* Records "CALL OBJECT: innermost HDF5 message" in err and returns QTM_ERR_IO; must run right
+ * after the failing call, before another API call clears the error stack. */
+qtm_status qtm_h5_fail(char *err, size_t errcap, const char *call, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Formats a message into err and returns st. */
+qtm_status qtm_h5_fail_msg(qtm_status st, char *err, size_t errcap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Closes *id when valid and marks it closed. A failure becomes the error only when none is
+ * recorded yet, so the first cause is what the caller sees. */
+void qtm_h5_close(hid_t *id, herr_t (*close_fn)(hid_t), const char *call, const char *what,
+                  qtm_status *rc, char *err, size_t errcap);
+
+/* A negative hid_t/herr_t/htri_t records the call and object and leaves through the function's
+ * cleanup label (which needs `rc`, `err`, `errcap` in scope). */
+#define H5_CHECK(expr, call, ...)                       \
+  do {                                                  \
+    if ((expr) < 0) {                                   \
+      rc = qtm_h5_fail(err, errcap, call, __VA_ARGS__); \
+      goto cleanup;                                     \
+    }                                                   \
+  } while (0)
+
+#endif

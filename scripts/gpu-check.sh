@@ -5,10 +5,11 @@
 #      LAPACKE...) and puts it on LD_LIBRARY_PATH;
 #   2. prints `nvidia-smi -L`;
 #   3. runs every Criterion test binary in build/tests (or only those named as arguments),
-#      verbosely, and requires cuda_parity::random_points_match_cpu to PASS, not skip: a skip
-#      on a GPU machine means the device was not found;
+#      verbosely, and requires cuda_parity::random_points_match_cpu and (when
+#      test_backend_parity ran) backend_parity::cuda_matches_reference to PASS, not skip: a
+#      skip on a GPU machine means the device was not found;
 #   4. runs compute-sanitizer memcheck (with leak check), racecheck and initcheck on
-#      test_cuda_parity;
+#      test_cuda_parity, and memcheck (with leak check) on test_backend_parity;
 #   5. runs every executable in build/bench, if that folder exists (none exist yet).
 # Logs go to $OUT (the device tool brings back at most 8 files: this writes at most 7), or to
 # ./gpu-check-out when OUT is unset. Exits non-zero if anything failed, after a summary line.
@@ -112,6 +113,17 @@ if [ -x build/tests/test_cuda_parity ]; then
     grep -E 'SKIP|FAIL' "$tests_log" | head -5 >>"$summary" || true
   fi
 fi
+case " ${names[*]:-} " in
+  *" test_backend_parity "*)
+    if grep -q '\[PASS\] backend_parity::cuda_matches_reference' "$tests_log"; then
+      pass "GPU backend parity test ran on the device"
+      grep -E '^\[----\] ([A-Za-z_0-9]+ +max error/allowance|cuda: )' "$tests_log" >>"$summary" || true
+    else
+      fail "backend_parity::cuda_matches_reference did not pass on the device (skipped?)"
+      grep -E 'SKIP|FAIL' "$tests_log" | grep backend_parity | head -5 >>"$summary" || true
+    fi
+    ;;
+esac
 
 # 4. compute-sanitizer on the CUDA test. Criterion runs each test in a child process, hence
 # --target-processes all; --error-exitcode makes any finding fail the run, and the ERROR
@@ -140,6 +152,19 @@ if [ -x build/tests/test_cuda_parity ]; then
       fi
       grep -E 'SUMMARY' "$log" | sort | uniq -c >>"$summary" || true
     done
+    # The scan backend: device buffers reused tile after tile, copies into host arrays.
+    if [ -x build/tests/test_backend_parity ]; then
+      log=$out/memcheck-backend.log
+      : >"$log"
+      if (cd build/tests && run_logged "$log" "$sanitizer" --tool memcheck --leak-check full \
+        --target-processes all --error-exitcode 86 ./test_backend_parity --jobs=1) &&
+        ! grep -qE 'ERROR SUMMARY: [1-9]' "$log"; then
+        pass "compute-sanitizer memcheck on test_backend_parity"
+      else
+        fail "compute-sanitizer memcheck on test_backend_parity (see memcheck-backend.log)"
+      fi
+      grep -E 'SUMMARY' "$log" | sort | uniq -c >>"$summary" || true
+    fi
   fi
 fi
 

@@ -3,6 +3,8 @@
  * axis values go to the device once, at open; a tile's outputs are written to device buffers
  * sized for the largest planned tile and copied back into the caller's host arrays.
  * CUDA C, compiled by nvcc as C++: kept to the C subset, no templates or library classes. */
+#define QTM_CUDA_ERR_PREFIX "cuda backend: "
+#include "cuda_check.h"
 #include "qtm/backend.h"
 #include "qtm/cuda_eval.h"
 #include "qtm/tile_eval.h"
@@ -42,22 +44,7 @@ static void put_msg(char *buf, size_t cap, const char *text) {
   if (buf && cap > 0) snprintf(buf, cap, "%s", text);
 }
 
-static void put_cuda_err(char *buf, size_t cap, const char *call, cudaError_t e) {
-  if (buf && cap > 0)
-    snprintf(buf, cap, "cuda backend: %s: %s (%s)", call, cudaGetErrorString(e),
-             cudaGetErrorName(e));
-}
 
-/* Checks one CUDA call; on failure records it and jumps to the single cleanup. */
-#define QTM_CUDA_TRY(call)                  \
-  do {                                      \
-    cudaError_t e_ = (call);                \
-    if (e_ != cudaSuccess) {                \
-      put_cuda_err(err, errcap, #call, e_); \
-      rc = QTM_ERR_CUDA;                    \
-      goto cleanup;                         \
-    }                                       \
-  } while (0)
 
 /* Releases what impl holds, in reverse order of acquisition. Returns the first failure (its
  * message in err) or cudaSuccess; keeps releasing after a failure. */

@@ -3,6 +3,8 @@
  * CUDA C, compiled by nvcc as C++: kept to the C subset, no templates or library classes.
  * Host memory is the caller's; the device holds one chunk of points and observables at a
  * time, so any n runs in bounded device memory. */
+#define QTM_CUDA_ERR_PREFIX ""
+#include "cuda_check.h"
 #include "qtm/cuda_eval.h"
 #include "qtm/physics.h"
 
@@ -29,10 +31,6 @@ static void put_msg(char *buf, size_t cap, const char *text) {
   if (buf && cap > 0) snprintf(buf, cap, "%s", text);
 }
 
-static void put_cuda_err(char *buf, size_t cap, const char *call, cudaError_t e) {
-  if (buf && cap > 0)
-    snprintf(buf, cap, "%s: %s (%s)", call, cudaGetErrorString(e), cudaGetErrorName(e));
-}
 
 /* QTM_OK when a device can be used, else QTM_ERR_NO_DEVICE with the reason in buf. A machine
  * without a driver fails cudaGetDeviceCount ("CUDA driver version is insufficient") rather
@@ -70,16 +68,6 @@ extern "C" qtm_status qtm_cuda_device_name(char *buf, size_t cap) {
   return QTM_OK;
 }
 
-/* Checks one CUDA call; on failure records it and jumps to the single cleanup. */
-#define QTM_CUDA_TRY(call)                   \
-  do {                                       \
-    cudaError_t e_ = (call);                 \
-    if (e_ != cudaSuccess) {                 \
-      put_cuda_err(err, errcap, #call, e_);  \
-      rc = QTM_ERR_CUDA;                     \
-      goto cleanup;                          \
-    }                                        \
-  } while (0)
 
 extern "C" qtm_status qtm_cuda_eval_points(const qtm_params *points, qtm_obs *out, size_t n,
                                            char *err, size_t errcap) {

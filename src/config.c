@@ -28,18 +28,7 @@ void qtm_cfg_fmt_num(double v, char *buf, size_t cap) {
 }
 
 void qtm_cfg_set_param(qtm_params *p, int id, double v) {
-  switch (id) {
-  case QTM_PARAM_omega: p->omega = v; break;
-  case QTM_PARAM_TL: p->TL = v; break;
-  case QTM_PARAM_TR: p->TR = v; break;
-  case QTM_PARAM_gammaL: p->gammaL = v; break;
-  case QTM_PARAM_gammaR: p->gammaR = v; break;
-  case QTM_PARAM_g: p->g = v; break;
-  case QTM_PARAM_epsL: p->epsL = v; break;
-  case QTM_PARAM_epsR: p->epsR = v; break;
-  case QTM_PARAM_eps_a: p->eps_a = v; break;
-  default: break; /* N is an int, set by the caller */
-  }
+  if (id != QTM_PARAM_N) qtm_param_set(p, id, v); /* N is an int, set by the caller */
 }
 
 static int param_find(const char *name) {

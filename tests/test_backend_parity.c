@@ -315,52 +315,9 @@ static int64_t grid_index(const qtm_grid *g, const qtm_tile *t, int64_t l) {
   return idx;
 }
 
-/* 1 when some mode frequency (omega, omega + g, omega - g) over some temperature the formulas
- * use (TL, TR, their mean) gives x = w/T in (300, 800): there exp(-x) or a product of two
- * occupations is subnormal, one ulp of the device's exp is a large relative error, and it
- * decides whether a current underflows to exactly 0, i.e. whether contrast and ratio are NaN.
- * test_cuda_parity redraws such points; a grid cannot, so the CUDA comparison leaves them out
- * (and counts them). Outside the band exp(-x) is >= 1e-130 or exactly 0 on any machine. */
-static int near_underflow(const qtm_params *p) {
-  double w[3] = {p->omega, p->omega + p->g, p->omega - p->g};
-  double T[3] = {p->TL, p->TR, 0.5 * (p->TL + p->TR)};
-  for (int i = 0; i < 3; ++i)
-    for (int j = 0; j < 3; ++j) {
-      double x = w[i] / T[j];
-      if (w[i] > 0.0 && T[j] > 0.0 && x > 300.0 && x < 800.0) return 1;
-    }
-  return 0;
-}
+/* Points near underflow (qtm_test_near_underflow, testutil.h) cannot be redrawn in a grid,
+ * as test_cuda_parity does: the CUDA comparison leaves them out and counts them. */
 
-/* Size of the terms that observable k is a difference of, where that difference can cancel
- * (0 elsewhere): each machine's few-ulp error is then a few ulps of the terms, not of the
- * result (test_cuda_parity measured up to 1 relative error without it). */
-static double cancel_scale(const qtm_params *p, const qtm_obs *o, int k) {
-  switch (k) {
-  case QTM_OBS_contrast: {
-    double J = o->v[QTM_OBS_J], Jr = o->v[QTM_OBS_J_rev];
-    if (p->epsL == p->epsR || J == Jr) return 0.0; /* analytic sum; or 0/0 or x/0 */
-    return (fabs(J) + fabs(Jr)) / fabs(J - Jr);
-  }
-  case QTM_OBS_dJ_dTL: {
-    qtm_local r = qtm_local_current(p, p->TL, p->TR);
-    double gLgR = p->gammaL * p->gammaR;
-    if (gLgR == 0.0 || r.alpha == 0.0) return 0.0;
-    qtm_thermal tl = qtm_thermal_at(p->omega, p->TL);
-    qtm_thermal tr = qtm_thermal_at(p->omega, p->TR);
-    double dnL = qtm_occupation_dT(tl, p->omega, p->epsL);
-    double cR = qtm_h(tr, p->epsR) / qtm_h(tr, p->epsL);
-    double second = r.b * (p->epsL - p->eps_a) * ((1.0 + r.alpha) / r.uL + p->gammaL / r.S);
-    return fabs(2.0 * p->omega * r.alpha * gLgR / r.S) * (fabs(cR) + fabs(second)) * fabs(dnL);
-  }
-  case QTM_OBS_concurrence: {
-    double root = sqrt(o->v[QTM_OBS_p1] * o->v[QTM_OBS_p4]);
-    return isnan(root) ? 0.0 : 2.0 * (fabs(o->v[QTM_OBS_coherence]) + root);
-  }
-  default:
-    return 0.0;
-  }
-}
 
 /* Absolute floor at rounding level for observable k at p, from its unit: ROUNDING for
  * dimensionless values, ROUNDING omega gmax for currents (E^2/hbar), ROUNDING gmax for
@@ -518,7 +475,7 @@ static void run_backend(qtm_backend *b, const parity_case *pc, const qtm_params 
     for (int64_t l = 0; l < t.npoints; ++l) {
       int64_t gi = grid_index(g, &t, l);
       if (covered) ++covered[gi];
-      int skip = !bitwise && near_underflow(&p[gi]);
+      int skip = !bitwise && qtm_test_near_underflow(&p[gi]);
       if (skip) {
         ++s->excluded;
         continue;
@@ -541,7 +498,7 @@ static void run_backend(qtm_backend *b, const parity_case *pc, const qtm_params 
         if (bitwise) {
           e = same ? 0.0 : INFINITY;
         } else {
-          e = cuda_err(x, y, f32, cancel_scale(&p[gi], &o[gi], obs), abs_floor(&p[gi], obs));
+          e = cuda_err(x, y, f32, qtm_test_cancel_scale(&p[gi], &o[gi], obs), abs_floor(&p[gi], obs));
           if (isnan(x) != isnan(y)) ++s->nan_mismatch;
           if (e > s->worst[obs]) s->worst[obs] = e;
         }

@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 
+#include "qtm/physics.h"
+
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -112,4 +114,60 @@ void qtm_proc_free(qtm_proc *r) {
   free(r->out);
   free(r->err);
   r->out = r->err = NULL;
+}
+
+/* 1 when some mode frequency w (omega, omega + g, omega - g) over some temperature the
+ * formulas use (TL, TR, their mean) gives x = w/T in (300, 800). Such points are redrawn: there
+ * exp(-x) (x > 708) or a product of two occupations (x > 354) is subnormal, where one ulp of the
+ * device's exp is a large relative error, carried into sqrt(p1 p4) and Jc, and decides whether
+ * a current underflows to exactly 0, i.e. whether contrast and ratio are NaN. The formulas are
+ * right there; the two machines' last bits carry no information. Outside the band, exp(-x) is
+ * either >= 1e-130 or exactly 0 on any machine. */
+int qtm_test_near_underflow(const qtm_params *p) {
+  double w[3] = {p->omega, p->omega + p->g, p->omega - p->g};
+  double T[3] = {p->TL, p->TR, 0.5 * (p->TL + p->TR)};
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) {
+      double x = w[i] / T[j];
+      if (w[i] > 0.0 && T[j] > 0.0 && x > 300.0 && x < 800.0) return 1;
+    }
+  return 0;
+}
+
+/* Size of the terms that observable k of point p is the difference of, where that difference
+ * can cancel; 0 where it cannot. Where terms of size s cancel to a small result, each machine's
+ * few-ulp error is a few ulps of s, not of the result, so the parity error is measured relative
+ * to max(|x|, |y|, s). Three observables need it (measured by perturbing the CPU's exp, expm1
+ * and log1p by 1-2 ulp and contracting to FMA: up to 1 relative error without it):
+ *   contrast with epsL != epsR, |J + J_rev|/|J - J_rev|: terms (|J| + |J_rev|)/|J - J_rev|;
+ *   dJ_dTL = pref (cR - b (epsL - eps_a)((1 - alpha)/uL + gL/S)) dnL/dTL (physics.h), whose
+ *     bracket changes sign at the NDTC boundary, and whose 1 - alpha cancels where alpha ~ 1:
+ *     terms |pref| (|cR| + |b (epsL - eps_a)| ((1 + alpha)/uL + gL/S)) dnL/dTL;
+ *   concurrence = 2 max(0, |coherence| - sqrt(p1 p4)): terms 2 (|coherence| + sqrt(p1 p4)).
+ * Every other observable is compared by plain relative error. */
+double qtm_test_cancel_scale(const qtm_params *p, const qtm_obs *o, int k) {
+  switch (k) {
+  case QTM_OBS_contrast: {
+    double J = o->v[QTM_OBS_J], Jr = o->v[QTM_OBS_J_rev];
+    if (p->epsL == p->epsR || J == Jr) return 0.0; /* analytic sum; or 0/0 or x/0 */
+    return (fabs(J) + fabs(Jr)) / fabs(J - Jr);
+  }
+  case QTM_OBS_dJ_dTL: {
+    qtm_local r = qtm_local_current(p, p->TL, p->TR);
+    double gLgR = p->gammaL * p->gammaR;
+    if (gLgR == 0.0 || r.alpha == 0.0) return 0.0;
+    qtm_thermal tl = qtm_thermal_at(p->omega, p->TL);
+    qtm_thermal tr = qtm_thermal_at(p->omega, p->TR);
+    double dnL = qtm_occupation_dT(tl, p->omega, p->epsL);
+    double cR = qtm_h(tr, p->epsR) / qtm_h(tr, p->epsL);
+    double second = r.b * (p->epsL - p->eps_a) * ((1.0 + r.alpha) / r.uL + p->gammaL / r.S);
+    return fabs(2.0 * p->omega * r.alpha * gLgR / r.S) * (fabs(cR) + fabs(second)) * fabs(dnL);
+  }
+  case QTM_OBS_concurrence: {
+    double root = sqrt(o->v[QTM_OBS_p1] * o->v[QTM_OBS_p4]);
+    return isnan(root) ? 0.0 : 2.0 * (fabs(o->v[QTM_OBS_coherence]) + root);
+  }
+  default:
+    return 0.0;
+  }
 }

@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "qtm/observables.h"
+#include "qtm/params.h"
+
 typedef struct qtm_rng {
   uint64_t state;
 } qtm_rng;
@@ -20,6 +23,15 @@ double qtm_rng_log(qtm_rng *r, double lo, double hi);   /* log-uniform in [lo, h
 
 /* |x - y| / max(|x|, |y|), 0 when both are 0, inf when exactly one is NaN. */
 double qtm_relerr(double x, double y);
+
+/* ---- Tolerances of the device-vs-host parity tests -------------------------------------- */
+
+/* 1 when some mode frequency over some temperature the formulas use gives w/T in (300, 800),
+ * where one ulp of a device's exp decides subnormal results and underflow (testutil.c). */
+int qtm_test_near_underflow(const qtm_params *p);
+/* Size of the terms observable k is a difference of where that difference can cancel, 0
+ * elsewhere: parity errors are measured relative to it (testutil.c). */
+double qtm_test_cancel_scale(const qtm_params *p, const qtm_obs *o, int k);
 
 /* A finished child process: exit status (-1 when it did not exit normally), the signal that
  * ended it (0 if none), and everything it wrote. */

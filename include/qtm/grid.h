@@ -89,6 +89,23 @@ void qtm_tiling_tile(const qtm_tiling *t, const qtm_grid *g, int64_t k, qtm_tile
 }
 #endif
 
+/* Sets parameter `id` (a qtm_param_id) of p to v; N is converted to int. */
+QTM_FN void qtm_param_set(qtm_params *p, int id, double v) {
+  switch (id) {
+  case QTM_PARAM_omega: p->omega = v; break;
+  case QTM_PARAM_TL: p->TL = v; break;
+  case QTM_PARAM_TR: p->TR = v; break;
+  case QTM_PARAM_gammaL: p->gammaL = v; break;
+  case QTM_PARAM_gammaR: p->gammaR = v; break;
+  case QTM_PARAM_g: p->g = v; break;
+  case QTM_PARAM_epsL: p->epsL = v; break;
+  case QTM_PARAM_epsR: p->epsR = v; break;
+  case QTM_PARAM_eps_a: p->eps_a = v; break;
+  case QTM_PARAM_N: p->N = (int)v; break;
+  default: break;
+  }
+}
+
 /* Parameters of the point whose coordinate index along axis k is coord[k]. Direct parameters
  * first, then T, DeltaT (reads TR) and gamma_ratio (reads gammaR), so a derived axis sees the
  * final value of what it depends on. */
@@ -100,20 +117,8 @@ QTM_FN void qtm_grid_point(const qtm_grid_desc *d, const double *values, const i
       int id = d->axis_id[k];
       double v = values[d->offset[k] + coord[k]];
       if (pass == 0) {
-        switch (id) {
-        case QTM_PARAM_omega: p->omega = v; break;
-        case QTM_PARAM_TL: p->TL = v; break;
-        case QTM_PARAM_TR: p->TR = v; break;
-        case QTM_PARAM_gammaL: p->gammaL = v; break;
-        case QTM_PARAM_gammaR: p->gammaR = v; break;
-        case QTM_PARAM_g: p->g = v; break;
-        case QTM_PARAM_epsL: p->epsL = v; break;
-        case QTM_PARAM_epsR: p->epsR = v; break;
-        case QTM_PARAM_eps_a: p->eps_a = v; break;
-        case QTM_PARAM_N: p->N = (int)v; break;
-        case QTM_AXIS_T: p->TL = p->TR = v; break;
-        default: break;
-        }
+        if (id == QTM_AXIS_T) p->TL = p->TR = v;
+        else qtm_param_set(p, id, v);
       } else if (id == QTM_AXIS_DeltaT) {
         p->TL = p->TR + v;
       } else if (id == QTM_AXIS_gamma_ratio) {

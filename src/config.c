@@ -1,6 +1,6 @@
-/* The scan config: the schema of the YAML file (title, axes, fixed, observables, output),
- * --set overrides, and the public entry points. The axes are parsed in config_axes.c, the
- * cross-checks (parameters given once, physics at the corners, where observables apply) are in
+/* The scan config: the schema of the YAML file (title, axes, fixed, observables, output,
+ * analysis), --set overrides, and the public entry points. The axes are parsed in config_axes.c,
+ * the cross-checks (parameters given once, physics at the corners, where observables apply) are in
  * config_checks.c, and the YAML plumbing (positions, typed scalars, overrides) in
  * config_yaml.c; docs/config.md is the user's reference. */
 #include "qtm/config.h"
@@ -142,11 +142,155 @@ static qtm_status parse_output(qtm_cfg_loader *L, struct fy_node *out, qtm_confi
   return QTM_OK;
 }
 
+/* ---- analysis ------------------------------------------------------------------------------ */
+
+/* Rows of a top-K table: far beyond any use, and a typo such as extra zeros fails here rather
+ * than as an output table of millions of rows. */
+#define QTM_CFG_MAX_TOP_K 100000
+
+/* The scan's axes for messages: "TL, g", or a note that there are none. */
+static void list_scan_axes(const qtm_cfg_loader *L, char *buf, size_t cap) {
+  size_t used = 0;
+  buf[0] = '\0';
+  if (L->naxes == 0) snprintf(buf, cap, "none (axes: [])");
+  for (int k = 0; k < L->naxes && used < cap; ++k) {
+    int w = snprintf(buf + used, cap - used, "%s%s", k ? ", " : "", qtm_axis_name(L->axes[k].id));
+    if (w < 0) break;
+    used += (size_t)w;
+  }
+}
+
+static qtm_status parse_optimize(qtm_cfg_loader *L, struct fy_node *list, qtm_analysis_spec *spec) {
+  char found[128], axes[256];
+  if (!qtm_yaml_is_sequence(list)) {
+    qtm_yaml_describe(list, found, sizeof found);
+    return qtm_yaml_fail(&L->y, list,
+                         "analysis.optimize must be a list of axis names such as [TL, TR] ([] for "
+                         "no maxima maps), found %s",
+                         found);
+  }
+  struct fy_node *seen[QTM_MAX_AXES] = {NULL};
+  void *it = NULL;
+  struct fy_node *item;
+  while ((item = fy_node_sequence_iterate(list, &it)) != NULL) {
+    const char *name = NULL;
+    qtm_status rc = qtm_yaml_string(&L->y, item, "each entry of analysis.optimize", &name);
+    if (rc != QTM_OK) return rc;
+    int k = 0;
+    while (k < L->naxes && strcmp(qtm_axis_name(L->axes[k].id), name) != 0) ++k;
+    if (k == L->naxes) {
+      list_scan_axes(L, axes, sizeof axes);
+      return qtm_yaml_fail(&L->y, item,
+                           "analysis.optimize: '%s' is not an axis of this scan; the scan's axes "
+                           "are %s",
+                           name, axes);
+    }
+    if (seen[k]) {
+      char there[512];
+      qtm_yaml_place(&L->y, seen[k], there, sizeof there);
+      return qtm_yaml_fail(&L->y, item, "analysis.optimize: axis %s is listed twice (first at %s)",
+                           name, there);
+    }
+    seen[k] = item;
+  }
+  /* Positions in the grid's axis list, ascending whatever the order written. */
+  spec->noptimize = 0;
+  for (int k = 0; k < L->naxes; ++k)
+    if (seen[k]) spec->optimize[spec->noptimize++] = k;
+  return QTM_OK;
+}
+
+/* YAML 1.2 core-schema booleans only (true/True/TRUE, false/False/FALSE): the YAML 1.1 words
+ * (yes, no, on, off, y, n) are refused, since readers of the stored config differ on them. */
+static qtm_status parse_bool(const qtm_yaml *y, struct fy_node *n, const char *what, int *out) {
+  static const char *const words[] = {"false", "False", "FALSE", "true", "True", "TRUE"};
+  static const char *const tags[] = {"!!bool", "tag:yaml.org,2002:bool"};
+  static const char *const yaml11[] = {"yes", "Yes", "YES", "no",  "No", "NO", "on", "On",
+                                       "ON",  "off", "Off", "OFF", "y",  "Y",  "n",  "N"};
+  char found[128];
+  qtm_yaml_describe(n, found, sizeof found);
+  const char *s = qtm_yaml_scalar(n);
+  if (!s) return qtm_yaml_fail(y, n, "%s must be true or false, found %s", what, found);
+  enum fy_node_style st = fy_node_get_style(n);
+  if (st != FYNS_PLAIN && st != FYNS_ANY)
+    return qtm_yaml_fail(y, n,
+                         "%s must be true or false, found %s (quoted values are strings: write "
+                         "true or false without quotes)",
+                         what, found);
+  size_t len = 0;
+  const char *tag = fy_node_get_tag(n, &len);
+  int tag_ok = !tag;
+  for (size_t i = 0; i < sizeof tags / sizeof *tags && !tag_ok; ++i)
+    tag_ok = strlen(tags[i]) == len && strncmp(tag, tags[i], len) == 0;
+  if (!tag_ok)
+    return qtm_yaml_fail(
+        y, n, "%s must be true or false, found a value tagged as something else (%s)", what, found);
+  for (size_t i = 0; i < sizeof words / sizeof *words; ++i)
+    if (strcmp(s, words[i]) == 0) {
+      *out = i >= 3;
+      return QTM_OK;
+    }
+  for (size_t i = 0; i < sizeof yaml11 / sizeof *yaml11; ++i)
+    if (strcmp(s, yaml11[i]) == 0)
+      return qtm_yaml_fail(y, n,
+                           "%s must be true or false, found %s (YAML 1.1 spellings such as "
+                           "yes/no/on/off are not booleans here)",
+                           what, found);
+  return qtm_yaml_fail(y, n, "%s must be true or false, found %s", what, found);
+}
+
+static qtm_status parse_analysis(qtm_cfg_loader *L, struct fy_node *sec, qtm_config *cfg) {
+  static const char *const keys[] = {"optimize", "top_k", "min_current", "refine"};
+  qtm_analysis_spec *spec = &cfg->analysis;
+  char found[128];
+  qtm_status rc;
+  if (!qtm_yaml_is_mapping(sec)) {
+    qtm_yaml_describe(sec, found, sizeof found);
+    return qtm_yaml_fail(&L->y, sec,
+                         "analysis must be a mapping such as {optimize: [TL, TR], top_k: 10} ({} "
+                         "for the defaults), found %s",
+                         found);
+  }
+  if ((rc = qtm_yaml_check_keys(&L->y, sec, "analysis", keys, 4)) != QTM_OK) return rc;
+  memset(spec, 0, sizeof *spec);
+  spec->enabled = 1;
+  spec->top_k = 10;
+  spec->min_current = 0.0;
+  spec->refine = 0;
+  struct fy_node *n;
+  if (qtm_yaml_get_key(sec, "optimize") &&
+      (rc = parse_optimize(L, qtm_yaml_get(sec, "optimize"), spec)) != QTM_OK)
+    return rc;
+  if (qtm_yaml_get_key(sec, "top_k")) {
+    int64_t k = 0;
+    n = qtm_yaml_get(sec, "top_k");
+    if ((rc = qtm_yaml_integer(&L->y, n, "analysis.top_k", 0, QTM_CFG_MAX_TOP_K, &k)) != QTM_OK)
+      return rc;
+    spec->top_k = (int)k;
+  }
+  if (qtm_yaml_get_key(sec, "min_current")) {
+    n = qtm_yaml_get(sec, "min_current");
+    if ((rc = qtm_yaml_number(&L->y, n, "analysis.min_current", &spec->min_current)) != QTM_OK)
+      return rc;
+    if (!(spec->min_current >= 0))
+      return qtm_yaml_fail(&L->y, n,
+                           "analysis.min_current must be >= 0 (a bound on |J| in the favoured "
+                           "direction), found %s",
+                           qtm_yaml_text(n));
+  }
+  if (qtm_yaml_get_key(sec, "refine") &&
+      (rc = parse_bool(&L->y, qtm_yaml_get(sec, "refine"), "analysis.refine", &spec->refine)) !=
+          QTM_OK)
+    return rc;
+  return QTM_OK;
+}
+
 /* ---- the whole config ---------------------------------------------------------------------- */
 
 static qtm_status load(qtm_cfg_loader *L, const char *name, const char *text, size_t len,
                        const char *const *sets, int nsets, qtm_config *cfg) {
-  static const char *const top_keys[] = {"title", "axes", "fixed", "observables", "output"};
+  static const char *const top_keys[] = {"title",       "axes",   "fixed",
+                                         "observables", "output", "analysis"};
   static const char *const required[] = {"axes", "observables", "output"};
   char found[128];
   qtm_status rc = qtm_yaml_open(&L->y, name, text, len, sets, nsets, L->y.err, L->y.errcap);
@@ -162,12 +306,12 @@ static qtm_status load(qtm_cfg_loader *L, const char *name, const char *text, si
     }
     return qtm_yaml_fail(&L->y, L->root,
                          "a config must be a mapping with the keys title, axes, fixed, "
-                         "observables and output; found %s",
+                         "observables, output and analysis; found %s",
                          scalar);
   }
   for (int i = 0; i < nsets; ++i)
     if ((rc = qtm_yaml_apply_set(&L->y, i)) != QTM_OK) return rc;
-  if ((rc = qtm_yaml_check_keys(&L->y, L->root, "the config", top_keys, 5)) != QTM_OK) return rc;
+  if ((rc = qtm_yaml_check_keys(&L->y, L->root, "the config", top_keys, 6)) != QTM_OK) return rc;
   for (int i = 0; i < 3; ++i)
     if (!qtm_yaml_get_key(L->root, required[i]))
       return qtm_yaml_fail(&L->y, L->root,
@@ -196,6 +340,9 @@ static qtm_status load(qtm_cfg_loader *L, const char *name, const char *text, si
   if ((rc = qtm_cfg_parse_observables(L, qtm_yaml_get(L->root, "observables"), cfg)) != QTM_OK)
     return rc;
   if ((rc = parse_output(L, qtm_yaml_get(L->root, "output"), cfg)) != QTM_OK) return rc;
+  if (qtm_yaml_get_key(L->root, "analysis") &&
+      (rc = parse_analysis(L, qtm_yaml_get(L->root, "analysis"), cfg)) != QTM_OK)
+    return rc;
 
   int ids[QTM_MAX_AXES];
   int64_t counts[QTM_MAX_AXES];

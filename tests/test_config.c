@@ -2,7 +2,9 @@
  * issue 3 loads with exact axis coordinates; every error path fails with QTM_ERR_INVALID_ARG
  * and a message "scan.yaml:LINE:COL: ..." whose position the test computes from its own YAML
  * text (the n-th occurrence of a needle), or "--set KEY=VALUE: ..." for an override, and the
- * message names the offending key or value. libfyaml must print nothing itself. */
+ * message names the offending key or value. libfyaml must print nothing itself. The
+ * `analysis:` section of issue 4 (defaults, positions of the optimised axes, its errors and
+ * overrides) is tested at the end. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <criterion/criterion.h>
@@ -274,7 +276,7 @@ Test(config_keys, unknown_keys) {
   /* unknown top level key */
   {
     expect_error(AXIS_TL FIXED OBS OUT "colour: blue\n", NULL, 0, "colour", 1,
-                 "unknown key 'colour'", "title, axes, fixed, observables, output", NULL);
+                 "unknown key 'colour'", "title, axes, fixed, observables, output, analysis", NULL);
   }
   /* unknown output key */
   {
@@ -767,5 +769,228 @@ Test(config_set, errors) {
     expect_set_error(t, sets, 1, 0, "output.path is not a mapping", "no key 'name'", NULL);
     const char *seq[] = {"axes.TL=1"};
     expect_set_error(t, seq, 1, 0, "axes is not a mapping (it holds a list)", NULL);
+  }
+}
+
+/* ---- analysis -------------------------------------------------------------------------------- */
+
+/* Three axes, TL (position 0), g (1) and TR (2), and nothing else of note. */
+#define AXES3 AXIS_TL "  - g: {values: [0.1, 0.5]}\n  - TR: {values: [0.0, 0.1]}\n"
+#define FIXED3 "fixed: {gammaL: 0.01, gammaR: 0.02}\n"
+#define BASE3 AXES3 FIXED3 OBS OUT
+
+static qtm_analysis_spec load_spec(const char *text, const char *const *sets, int nsets) {
+  qtm_config cfg = load_ok(text, sets, nsets);
+  qtm_analysis_spec spec = cfg.analysis;
+  qtm_config_free(&cfg);
+  return spec;
+}
+
+static void expect_spec(const qtm_analysis_spec *s, int noptimize, const int *optimize, int top_k,
+                        double min_current, int refine) {
+  cr_assert_eq(s->enabled, 1);
+  cr_assert_eq(s->noptimize, noptimize);
+  for (int i = 0; i < noptimize; ++i)
+    cr_assert_eq(s->optimize[i], optimize[i], "optimize[%d]: %d, expected %d", i, s->optimize[i],
+                 optimize[i]);
+  cr_assert_eq(s->top_k, top_k);
+  cr_assert_eq(s->min_current, min_current);
+  cr_assert_eq(s->refine, refine);
+}
+
+Test(config_analysis, absent_and_defaults) {
+  /* absent: disabled */
+  {
+    qtm_analysis_spec s = load_spec(BASE3, NULL, 0);
+    cr_assert_eq(s.enabled, 0);
+    cr_assert_eq(s.noptimize, 0);
+  }
+  /* empty mapping: enabled with every default */
+  {
+    qtm_analysis_spec s = load_spec(BASE3 "analysis: {}\n", NULL, 0);
+    expect_spec(&s, 0, NULL, 10, 0.0, 0);
+    s = load_spec(BASE3 "analysis: {optimize: []}\n", NULL, 0);
+    expect_spec(&s, 0, NULL, 10, 0.0, 0);
+  }
+}
+
+Test(config_analysis, every_key) {
+  /* flow style; optimize in any order is stored as ascending positions in the axis list */
+  {
+    qtm_analysis_spec s = load_spec(
+        BASE3 "analysis: {optimize: [TR, TL], top_k: 0, min_current: 1e-6, refine: true}\n", NULL,
+        0);
+    expect_spec(&s, 2, (const int[]){0, 2}, 0, 1e-6, 1);
+  }
+  /* block style; every axis optimised (the maxima are scalars); the largest top_k */
+  {
+    qtm_analysis_spec s = load_spec(BASE3 "analysis:\n"
+                                          "  optimize: [g, TR, TL]\n"
+                                          "  top_k: 100000\n"
+                                          "  min_current: 0.25\n"
+                                          "  refine: false\n",
+                                    NULL, 0);
+    expect_spec(&s, 3, (const int[]){0, 1, 2}, 100000, 0.25, 0);
+  }
+  /* integers in other spellings; core-schema boolean spellings; a derived axis by name */
+  {
+    qtm_analysis_spec s = load_spec(
+        BASE3 "analysis: {optimize: [g], top_k: 1e2, min_current: 0, refine: TRUE}\n", NULL, 0);
+    expect_spec(&s, 1, (const int[]){1}, 100, 0.0, 1);
+    s = load_spec(BASE3 "analysis: {refine: !!bool False}\n", NULL, 0);
+    expect_spec(&s, 0, NULL, 10, 0.0, 0);
+    s = load_spec("axes:\n  - DeltaT: {lin: [0, 1, 3]}\n  - gamma_ratio: {values: [0.5, 1]}\n"
+                  "fixed: {TR: 0.1, gammaR: 0.02, g: 0.1}\n" OBS OUT
+                  "analysis: {optimize: [gamma_ratio]}\n",
+                  NULL, 0);
+    expect_spec(&s, 1, (const int[]){1}, 10, 0.0, 0);
+  }
+}
+
+Test(config_analysis, section_and_keys) {
+  /* not a mapping */
+  {
+    expect_error(BASE3 "analysis: [TL]\n", NULL, 0, "[TL]", 1,
+                 "analysis must be a mapping such as {optimize: [TL, TR], top_k: 10} ({} for the "
+                 "defaults), found a list",
+                 NULL);
+    expect_error(BASE3 "analysis:\n", NULL, 0, "analysis", 1, "analysis must be a mapping",
+                 "found nothing (null)", NULL);
+  }
+  /* unknown key */
+  {
+    expect_error(BASE3 "analysis: {optimise: [TL]}\n", NULL, 0, "optimise", 1,
+                 "unknown key 'optimise' in analysis; valid keys: optimize, top_k, min_current, "
+                 "refine",
+                 NULL);
+  }
+}
+
+Test(config_analysis, optimize_errors) {
+  /* a parameter that is not scanned, and a name that is no axis at all */
+  {
+    expect_error(BASE3 "analysis: {optimize: [TL, gammaL]}\n", NULL, 0, "gammaL]", 1,
+                 "analysis.optimize: 'gammaL' is not an axis of this scan; the scan's axes are TL, "
+                 "g, TR",
+                 NULL);
+    expect_error(BASE3 "analysis: {optimize: [Tleft]}\n", NULL, 0, "Tleft", 1,
+                 "'Tleft' is not an axis of this scan", NULL);
+    expect_error("axes: []\nfixed: {TL: 1, TR: 0, gammaL: 0.01, gammaR: 0.02, g: 0.1}\n" OBS OUT
+                 "analysis: {optimize: [TL]}\n",
+                 NULL, 0, "TL]", 1, "'TL' is not an axis of this scan",
+                 "the scan's axes are none (axes: [])", NULL);
+  }
+  /* duplicate, with the place of the first */
+  {
+    const char *t = BASE3 "analysis: {optimize: [TL, g, TL]}\n";
+    int line, col;
+    pos_of(t, "TL, g, TL", 1, &line, &col);
+    char first[64];
+    snprintf(first, sizeof first, "(first at " NAME ":%d:%d)", line, col);
+    expect_error(t, NULL, 0, "TL]", 1, "analysis.optimize: axis TL is listed twice", first, NULL);
+  }
+  /* not a list; an entry that is not a name */
+  {
+    expect_error(BASE3 "analysis: {optimize: TL}\n", NULL, 0, "TL}", 1,
+                 "analysis.optimize must be a list of axis names such as [TL, TR] ([] for no "
+                 "maxima maps), found TL",
+                 NULL);
+    expect_error(BASE3 "analysis: {optimize: [[TL]]}\n", NULL, 0, "[TL]]", 1,
+                 "each entry of analysis.optimize must be a string, found a list", NULL);
+  }
+}
+
+Test(config_analysis, value_errors) {
+  /* top_k */
+  {
+    expect_error(BASE3 "analysis: {top_k: -1}\n", NULL, 0, "-1", 1,
+                 "analysis.top_k must be an integer from 0 to 100000, found -1", NULL);
+    expect_error(BASE3 "analysis: {top_k: 2.5}\n", NULL, 0, "2.5", 1,
+                 "analysis.top_k must be an integer, found 2.5", NULL);
+    expect_error(BASE3 "analysis: {top_k: 1e6}\n", NULL, 0, "1e6", 1,
+                 "analysis.top_k must be an integer from 0 to 100000, found 1e6", NULL);
+    expect_error(BASE3 "analysis: {top_k: ten}\n", NULL, 0, "ten", 1,
+                 "analysis.top_k must be an integer, found ten", NULL);
+  }
+  /* min_current */
+  {
+    expect_error(BASE3 "analysis: {min_current: -1}\n", NULL, 0, "-1", 1,
+                 "analysis.min_current must be >= 0 (a bound on |J| in the favoured direction), "
+                 "found -1",
+                 NULL);
+    expect_error(BASE3 "analysis: {min_current: .inf}\n", NULL, 0, ".inf", 1,
+                 "analysis.min_current must be a finite number, found .inf", NULL);
+    /* the position of a quoted scalar is its first character inside the quotes */
+    expect_error(BASE3 "analysis: {min_current: \"abc\"}\n", NULL, 0, "abc", 1,
+                 "analysis.min_current must be a number, found the string \"abc\"",
+                 "quoted values are strings", NULL);
+  }
+  /* refine */
+  {
+    expect_error(BASE3 "analysis: {refine: maybe}\n", NULL, 0, "maybe", 1,
+                 "analysis.refine must be true or false, found maybe", NULL);
+    expect_error(BASE3 "analysis: {refine: 1}\n", NULL, 0, "1}", 1,
+                 "analysis.refine must be true or false, found 1", NULL);
+    expect_error(BASE3 "analysis: {refine: yes}\n", NULL, 0, "yes", 1,
+                 "analysis.refine must be true or false, found yes",
+                 "YAML 1.1 spellings such as yes/no/on/off are not booleans here", NULL);
+    expect_error(BASE3 "analysis: {refine: \"true\"}\n", NULL, 0, "true", 1,
+                 "analysis.refine must be true or false, found the string \"true\"",
+                 "quoted values are strings", NULL);
+    /* libfyaml places a tagged scalar at its text, after the tag */
+    expect_error(BASE3 "analysis: {refine: !!str true}\n", NULL, 0, "true}", 1,
+                 "analysis.refine must be true or false, found a value tagged as something else "
+                 "(true)",
+                 NULL);
+    expect_error(BASE3 "analysis: {refine: ~}\n", NULL, 0, "~", 1,
+                 "analysis.refine must be true or false, found nothing (null)", NULL);
+  }
+}
+
+Test(config_analysis, overrides) {
+  /* keys added to a config without the section: the section appears with the other defaults */
+  {
+    const char *top_k[] = {"analysis.top_k=5"};
+    qtm_analysis_spec s = load_spec(BASE3, top_k, 1);
+    expect_spec(&s, 0, NULL, 5, 0.0, 0);
+    const char *optimize[] = {"analysis.optimize=[TR, g]"};
+    s = load_spec(BASE3, optimize, 1);
+    expect_spec(&s, 2, (const int[]){1, 2}, 10, 0.0, 0);
+    const char *refine[] = {"analysis.refine=true", "analysis.min_current=0.5"};
+    s = load_spec(BASE3, refine, 2);
+    expect_spec(&s, 0, NULL, 10, 0.5, 1);
+    const char *whole[] = {"analysis={optimize: [TL]}"};
+    s = load_spec(BASE3, whole, 1);
+    expect_spec(&s, 1, (const int[]){0}, 10, 0.0, 0);
+  }
+  /* keys replaced in the file's section; the effective config loads to the same spec */
+  {
+    const char *sets[] = {"analysis.top_k=3", "analysis.optimize=[TL]", "analysis.refine=false"};
+    qtm_config cfg =
+        load_ok(BASE3 "analysis: {optimize: [g, TR], top_k: 20, refine: true}\n", sets, 3);
+    expect_spec(&cfg.analysis, 1, (const int[]){0}, 3, 0.0, 0);
+    qtm_analysis_spec again = load_spec(cfg.text, NULL, 0);
+    expect_spec(&again, 1, (const int[]){0}, 3, 0.0, 0);
+    qtm_config_free(&cfg);
+  }
+  /* errors in override values name the override */
+  {
+    const char *neg[] = {"analysis.top_k=-1"};
+    expect_set_error(BASE3, neg, 1, 0, "analysis.top_k must be an integer from 0 to 100000", NULL);
+    const char *axis[] = {"analysis.optimize=[TL, omega]"};
+    expect_set_error(BASE3, axis, 1, 0, "'omega' is not an axis of this scan", NULL);
+    const char *refine[] = {"analysis.refine=maybe"};
+    expect_set_error(BASE3, refine, 1, 0, "analysis.refine must be true or false, found maybe",
+                     NULL);
+    const char *key[] = {"analysis.colour=1"};
+    expect_set_error(BASE3, key, 1, 0, "unknown key 'colour' in analysis", NULL);
+    const char *scalar[] = {"analysis=on"};
+    expect_set_error(BASE3, scalar, 1, 0, "analysis must be a mapping", "found on", NULL);
+  }
+  /* an override that removes an axis the file's section optimises: the file entry is blamed */
+  {
+    const char *axes[] = {"axes=[{TL: {lin: [0.05, 5, 10]}}]", "fixed.TR=0", "fixed.g=0.1"};
+    expect_error(BASE3 "analysis: {optimize: [g]}\n", axes, 3, "g]", 1,
+                 "'g' is not an axis of this scan; the scan's axes are TL", NULL);
   }
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "qtm/analysis.h"
 #include "qtm/h5_writer.h"
 #include "qtm/progress.h"
 
@@ -36,13 +37,20 @@ static void notice(const qtm_scan_options *opt, const char *msg) {
   if (opt->log && !opt->quiet && msg[0]) fprintf(opt->log, "qtmscan: %s\n", msg);
 }
 
-static size_t dtype_size(qtm_dtype t) { return t == QTM_DTYPE_F32 ? sizeof(float) : sizeof(double); }
+static size_t dtype_size(qtm_dtype t) {
+  return t == QTM_DTYPE_F32 ? sizeof(float) : t == QTM_DTYPE_U8 ? 1 : sizeof(double);
+}
 
 /* ---- Two tile buffers between the evaluating thread and the writer thread ---------------- */
 
+/* With an analysis the backend evaluates, in one float64 pass, the stored observables followed
+ * by the analysis' inputs; `stored` is then the writer's view of the first ones, converted to
+ * float32 here when the file stores float32. Without one, `stored` is `out` itself. */
 typedef struct slot {
   qtm_tile tile;
   qtm_tile_out out;
+  qtm_tile_out stored;
+  void *dense[QTM_ANALYSIS_MAX_DENSE];
   int full;
 } slot;
 
@@ -54,7 +62,26 @@ typedef struct pipeline {
   qtm_status writer_status;
   char writer_err[512];
   qtm_h5_writer *writer;
+  qtm_analysis *analysis;
+  int nstored;      /* stored observables: the first entries of each slot's `out` */
+  int convert_f32;  /* out holds float64 that the file stores as float32 */
+  int ndense;
+  const qtm_dense_map *dense_maps;
 } pipeline;
+
+/* The analysis' reductions and the writer's view of one evaluated tile. */
+static void prepare_for_writer(pipeline *pl, slot *s) {
+  if (!pl->analysis) return;
+  const double *inputs[QTM_ANALYSIS_MAX_INPUTS];
+  for (int i = pl->nstored; i < s->out.nobs; ++i) inputs[i - pl->nstored] = s->out.data[i];
+  qtm_analysis_tile(pl->analysis, &s->tile, inputs, s->dense);
+  if (pl->convert_f32)
+    for (int j = 0; j < pl->nstored; ++j) {
+      const double *from = s->out.data[j];
+      float *to = s->stored.data[j];
+      for (int64_t l = 0; l < s->tile.npoints; ++l) to[l] = (float)from[l];
+    }
+}
 
 static void *writer_main(void *arg) {
   pipeline *pl = arg;
@@ -66,7 +93,10 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&pl->mu);
     if (!have) break; /* the producer stopped and every filled slot was written */
     char err[512] = "";
-    qtm_status st = qtm_h5_writer_write_tile(pl->writer, &s->tile, &s->out, err, sizeof err);
+    prepare_for_writer(pl, s);
+    qtm_status st = qtm_h5_writer_write_tile(pl->writer, &s->tile, &s->stored,
+                                             pl->ndense ? (const void *const *)s->dense : NULL, err,
+                                             sizeof err);
     pthread_mutex_lock(&pl->mu);
     s->full = 0;
     if (st != QTM_OK) {
@@ -81,23 +111,65 @@ static void *writer_main(void *arg) {
 }
 
 static void free_slots(pipeline *pl) {
-  for (int i = 0; i < 2; ++i)
-    for (int j = 0; j < pl->slots[i].out.nobs; ++j) free(pl->slots[i].out.data[j]);
+  for (int i = 0; i < 2; ++i) {
+    slot *s = &pl->slots[i];
+    for (int j = 0; j < s->out.nobs; ++j) free(s->out.data[j]);
+    if (pl->convert_f32)
+      for (int j = 0; j < s->stored.nobs; ++j) free(s->stored.data[j]);
+    for (int m = 0; m < QTM_ANALYSIS_MAX_DENSE; ++m) free(s->dense[m]);
+  }
 }
 
-static qtm_status alloc_slots(pipeline *pl, const qtm_scan_plan *plan, char *err, size_t errcap) {
+/* nstored: how many of plan's observables the file stores (the rest feed the analysis);
+ * stored_dtype: their type in the file. */
+static qtm_status alloc_slots(pipeline *pl, const qtm_scan_plan *plan, int nstored,
+                              qtm_dtype stored_dtype, char *err, size_t errcap) {
+  size_t n = (size_t)plan->max_tile_points;
+  pl->nstored = nstored;
+  pl->convert_f32 = plan->dtype != stored_dtype;
   for (int i = 0; i < 2; ++i) {
-    qtm_tile_out *o = &pl->slots[i].out;
+    slot *s = &pl->slots[i];
+    qtm_tile_out *o = &s->out;
     o->dtype = plan->dtype;
-    o->nobs = 0;
     for (int j = 0; j < plan->nobs; ++j) {
       o->obs[j] = plan->obs[j];
-      o->data[j] = malloc((size_t)plan->max_tile_points * dtype_size(plan->dtype));
-      if (!o->data[j]) return fail(err, errcap, QTM_ERR_NOMEM, "out of memory for %s", "tile buffers", 0);
+      if (!(o->data[j] = malloc(n * dtype_size(plan->dtype)))) goto nomem;
       o->nobs = j + 1;
     }
+    s->stored = *o;
+    s->stored.nobs = nstored;
+    s->stored.dtype = stored_dtype;
+    if (pl->convert_f32) {
+      s->stored.nobs = 0;
+      for (int j = 0; j < nstored; ++j) {
+        if (!(s->stored.data[j] = malloc(n * dtype_size(stored_dtype)))) goto nomem;
+        s->stored.nobs = j + 1;
+      }
+    }
+    for (int m = 0; m < pl->ndense; ++m)
+      if (!(s->dense[m] = malloc(n * dtype_size(pl->dense_maps[m].dtype)))) goto nomem;
   }
   return QTM_OK;
+nomem:
+  return fail(err, errcap, QTM_ERR_NOMEM, "out of memory for %s", "tile buffers", 0);
+}
+
+/* After the last tile: the analysis' onsets and refinements, then its results into the file. */
+static qtm_status write_analysis(qtm_analysis *an, qtm_h5_writer *w, char *err, size_t errcap) {
+  qtm_status st = qtm_analysis_finish(an, err, errcap);
+  const qtm_reduced_map *maps;
+  const qtm_table *tables;
+  const qtm_scalar_attr *attrs;
+  int nmaps = qtm_analysis_reduced_maps(an, &maps);
+  int ntables = qtm_analysis_tables(an, &tables);
+  int nattrs = qtm_analysis_attrs(an, &attrs);
+  for (int i = 0; st == QTM_OK && i < nmaps; ++i)
+    st = qtm_h5_writer_put_reduced(w, &maps[i], err, errcap);
+  for (int i = 0; st == QTM_OK && i < ntables; ++i)
+    st = qtm_h5_writer_put_table(w, &tables[i], err, errcap);
+  for (int i = 0; st == QTM_OK && i < nattrs; ++i)
+    st = qtm_h5_writer_put_attr(w, &attrs[i], err, errcap);
+  return st;
 }
 
 /* Evaluates every tile into the slots while the writer thread drains them. */
@@ -215,13 +287,17 @@ static qtm_status publish(const char *partial, const char *out, int force, char 
   return QTM_OK;
 }
 
-static void plan_from_config(const qtm_config *cfg, const qtm_tiling *tiling, qtm_scan_plan *plan) {
+/* The backend's work: the stored observables, then (with an analysis) its inputs, all in
+ * float64 then, so the analysis reads exact values. */
+static void plan_from_config(const qtm_config *cfg, const qtm_tiling *tiling,
+                             const qtm_analysis *an, qtm_scan_plan *plan) {
   memset(plan, 0, sizeof *plan);
   plan->grid = &cfg->grid;
   plan->max_tile_points = tiling->max_tile_points;
-  plan->dtype = cfg->dtype;
+  plan->dtype = an ? QTM_DTYPE_F64 : cfg->dtype;
   plan->nobs = cfg->nobs;
-  memcpy(plan->obs, cfg->obs, sizeof plan->obs);
+  memcpy(plan->obs, cfg->obs, (size_t)cfg->nobs * sizeof plan->obs[0]);
+  if (an) plan->nobs += qtm_analysis_inputs(an, plan->obs + cfg->nobs);
 }
 
 /* ---- The scan ------------------------------------------------------------------------------- */
@@ -245,13 +321,19 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
 
   qtm_tiling tiling;
   qtm_tiling_init(&tiling, &cfg->grid, cfg->tile_points);
+  qtm_analysis *an = NULL;
+  if (cfg->analysis.enabled &&
+      (st = qtm_analysis_create(&cfg->analysis, &cfg->grid, &an, err, errcap)) != QTM_OK)
+    return st;
   qtm_scan_plan plan;
-  plan_from_config(cfg, &tiling, &plan);
+  plan_from_config(cfg, &tiling, an, &plan);
 
   qtm_backend *b = NULL;
   qtm_h5_writer *w = NULL;
   pipeline pl;
   memset(&pl, 0, sizeof pl);
+  pl.analysis = an;
+  if (an) pl.ndense = qtm_analysis_dense_maps(an, &pl.dense_maps);
   int sync_ready = 0, thread_started = 0;
   pthread_t thread;
   char msg[512] = "";
@@ -267,11 +349,12 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
 
   char start[32], end[32];
   qtm_utc_now(start, sizeof start);
-  qtm_h5_layout layout = {&cfg->grid, &tiling, cfg->nobs, cfg->obs, cfg->dtype, cfg->gzip_level};
+  qtm_h5_layout layout = {&cfg->grid, &tiling,   cfg->nobs, cfg->obs,
+                          cfg->dtype, cfg->gzip_level, pl.ndense, pl.dense_maps};
   qtm_h5_provenance prov = {cfg->title, cfg->path,  cfg->text, opt->command_line,
                             b->name,    b->device, start};
   if ((st = qtm_h5_writer_create(partial, &layout, &prov, &w, err, errcap)) != QTM_OK) goto cleanup;
-  if ((st = alloc_slots(&pl, &plan, err, errcap)) != QTM_OK) goto cleanup;
+  if ((st = alloc_slots(&pl, &plan, cfg->nobs, cfg->dtype, err, errcap)) != QTM_OK) goto cleanup;
   if (pthread_mutex_init(&pl.mu, NULL) != 0 || pthread_cond_init(&pl.cv, NULL) != 0) {
     st = fail(err, errcap, QTM_ERR_NOMEM, "%s", "cannot create the writer's lock", 0);
     goto cleanup;
@@ -303,6 +386,7 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   sum->points = done;
   sum->tiles = tiling.ntiles;
   sum->points_per_second = sum->seconds > 0 ? (double)done / sum->seconds : 0.0;
+  if (an && (st = write_analysis(an, w, err, errcap)) != QTM_OK) goto cleanup;
   qtm_utc_now(end, sizeof end);
   st = qtm_h5_writer_finish(w, end, sum->points_per_second, err, errcap);
   w = NULL; /* finish frees it, whatever the outcome */
@@ -323,6 +407,7 @@ cleanup:
   }
   free_slots(&pl);
   qtm_backend_free(b);
+  qtm_analysis_free(an);
   if (st != QTM_OK && access(partial, F_OK) == 0 && opt->log && !opt->quiet)
     fprintf(opt->log, "qtmscan: the incomplete result stays in %s\n", partial);
   return st;
@@ -341,18 +426,25 @@ qtm_status qtm_scan_estimate_run(const qtm_config *cfg, const qtm_scan_options *
 
   /* Time one tile of at most 2^16 points: enough to be steady, quick on any backend. */
   qtm_tiling_init(&sample_tiling, &cfg->grid, cfg->tile_points < 65536 ? cfg->tile_points : 65536);
+  /* the same work as the run: the analysis' inputs are evaluated too */
+  qtm_analysis *an = NULL;
+  qtm_status st = QTM_OK;
+  if (cfg->analysis.enabled &&
+      (st = qtm_analysis_create(&cfg->analysis, &cfg->grid, &an, err, errcap)) != QTM_OK)
+    return st;
   qtm_scan_plan plan;
-  plan_from_config(cfg, &sample_tiling, &plan);
+  plan_from_config(cfg, &sample_tiling, an, &plan);
+  qtm_analysis_free(an);
   qtm_backend *b = NULL;
   pipeline pl;
   memset(&pl, 0, sizeof pl);
   char msg[512] = "";
-  qtm_status st = qtm_backend_open(opt->backend, &plan, opt->threads, &b, msg, sizeof msg);
+  st = qtm_backend_open(opt->backend, &plan, opt->threads, &b, msg, sizeof msg);
   if (st != QTM_OK) return fail(err, errcap, st, "%s", msg, 0);
   notice(opt, msg);
   snprintf(est->backend, sizeof est->backend, "%s", b->name);
   snprintf(est->device, sizeof est->device, "%s", b->device);
-  if ((st = alloc_slots(&pl, &plan, err, errcap)) == QTM_OK) {
+  if ((st = alloc_slots(&pl, &plan, plan.nobs, plan.dtype, err, errcap)) == QTM_OK) {
     qtm_tile tile;
     qtm_tiling_tile(&sample_tiling, &cfg->grid, 0, &tile);
     st = b->ops->eval_tile(b, &tile, &pl.slots[0].out, err, errcap); /* warm-up */

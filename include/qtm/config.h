@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qtm/analysis.h"
 #include "qtm/grid.h"
 #include "qtm/status.h"
 #include "qtm/tile_eval.h"
@@ -24,6 +25,7 @@ typedef struct qtm_config {
   qtm_dtype dtype;   /* output.dtype: float32 (default) or float64 */
   int gzip_level;    /* output.compression: 0 for none (default), 1..9 for gzip-N with shuffle */
   int64_t tile_points; /* output.tile_points: points per tile and HDF5 chunk */
+  qtm_analysis_spec analysis; /* the `analysis:` section; .enabled = 0 when absent */
 } qtm_config;
 
 #ifdef __cplusplus

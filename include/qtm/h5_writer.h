@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "qtm/grid.h"
+#include "qtm/results.h"
 #include "qtm/status.h"
 #include "qtm/tile_eval.h"
 
@@ -21,6 +22,8 @@ typedef struct qtm_h5_layout {
   const int *obs;
   qtm_dtype dtype;
   int gzip_level; /* 0 none, 1..9 gzip with shuffle */
+  int ndense;     /* dense maps beyond the observables (the analysis'), chunked likewise */
+  const qtm_dense_map *dense;
 } qtm_h5_layout;
 
 typedef struct qtm_h5_provenance {
@@ -43,9 +46,16 @@ extern "C" {
 qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
                                 const qtm_h5_provenance *prov, qtm_h5_writer **out, char *err,
                                 size_t errcap);
-/* Writes one tile of every map (out's arrays: tile->npoints values each, row-major). */
+/* Writes one tile of every map (out's arrays: tile->npoints values each, row-major) and of every
+ * dense map (dense[m]: tile->npoints values of layout->dense[m].dtype; NULL when ndense = 0). */
 qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, const qtm_tile_out *out,
-                                    char *err, size_t errcap);
+                                    const void *const *dense, char *err, size_t errcap);
+/* After the last tile, before finish: the analysis' maps over fewer axes, tables, attributes. */
+qtm_status qtm_h5_writer_put_reduced(qtm_h5_writer *w, const qtm_reduced_map *m, char *err,
+                                     size_t errcap);
+qtm_status qtm_h5_writer_put_table(qtm_h5_writer *w, const qtm_table *t, char *err, size_t errcap);
+qtm_status qtm_h5_writer_put_attr(qtm_h5_writer *w, const qtm_scalar_attr *a, char *err,
+                                  size_t errcap);
 /* Writes the closing attributes (end_time, points_per_second), flushes, closes and frees w. */
 qtm_status qtm_h5_writer_finish(qtm_h5_writer *w, const char *end_time, double points_per_second,
                                 char *err, size_t errcap);

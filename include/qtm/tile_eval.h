@@ -7,7 +7,9 @@
 #include "qtm/observables.h"
 #include "qtm/physics.h"
 
-typedef enum { QTM_DTYPE_F32, QTM_DTYPE_F64 } qtm_dtype;
+/* Element types of stored arrays. Backends produce F32 or F64; U8 is for masks the analysis
+ * derives on the host. */
+typedef enum { QTM_DTYPE_F32, QTM_DTYPE_F64, QTM_DTYPE_U8 } qtm_dtype;
 
 /* The observables a scan stores and where a tile's values go: data[j] holds tile.npoints
  * values of observable obs[j], row-major in the tile's shape, as float or double (evaluation

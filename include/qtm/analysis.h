@@ -1,0 +1,66 @@
+/* What users scan for, reduced tile by tile in the same pass as the maps: NDTC regions and
+ * their onset along TL, rectification maxima over chosen axes, a global top-K of the contrast,
+ * the Pareto front of (contrast, |J|), the local-vs-global audit, and optional refinement of
+ * the top-K beyond the grid. Every merge is deterministic (ties go to the lowest flat index),
+ * so the results do not depend on the tiling or the backend. Host code: the backends deliver
+ * each tile's per-point inputs in float64 and the analysis consumes them on the writer thread. */
+#ifndef QTM_ANALYSIS_H
+#define QTM_ANALYSIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qtm/grid.h"
+#include "qtm/results.h"
+#include "qtm/status.h"
+
+/* The config's `analysis:` section. */
+typedef struct qtm_analysis_spec {
+  int enabled;               /* the section is present */
+  int noptimize;             /* axes the maxima are taken over (0: no maxima maps) */
+  int optimize[QTM_MAX_AXES]; /* their positions in the grid's axis list, ascending */
+  int top_k;                 /* rows of the top-K tables (default 10; 0 for none) */
+  double min_current;        /* |J| in the favoured direction, max(|J|, |J_rev|), >= this */
+  int refine;                /* polish the top-K beyond the grid */
+} qtm_analysis_spec;
+
+typedef struct qtm_analysis qtm_analysis;
+
+/* Most per-point inputs the analysis reads (see qtm_analysis_inputs). */
+#define QTM_ANALYSIS_MAX_INPUTS 9
+/* Most dense maps it writes (see qtm_analysis_dense_maps). */
+#define QTM_ANALYSIS_MAX_DENSE 4
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* QTM_ERR_INVALID_ARG (with a message) when the outputs would not fit in memory. */
+qtm_status qtm_analysis_create(const qtm_analysis_spec *spec, const qtm_grid *g,
+                               qtm_analysis **out, char *err, size_t errcap);
+void qtm_analysis_free(qtm_analysis *a);
+
+/* The observables whose per-point values (float64) qtm_analysis_tile reads, in that order. */
+int qtm_analysis_inputs(const qtm_analysis *a, int *obs);
+/* The dense maps qtm_analysis_tile fills, in that order. */
+int qtm_analysis_dense_maps(const qtm_analysis *a, const qtm_dense_map **maps);
+
+/* Consumes one tile: inputs[i] holds t->npoints values (row-major in the tile) of input i;
+ * fills dense[m] with t->npoints values of dense map m in its dtype. Tiles may come in any
+ * order; each exactly once. Not thread-safe: one caller at a time. */
+void qtm_analysis_tile(qtm_analysis *a, const qtm_tile *t, const double *const *inputs,
+                       void *const *dense);
+
+/* After the last tile: refines the NDTC onsets to the root of dJ/dTL and, when asked, the
+ * top-K maxima; then the results below are final. */
+qtm_status qtm_analysis_finish(qtm_analysis *a, char *err, size_t errcap);
+
+int qtm_analysis_reduced_maps(const qtm_analysis *a, const qtm_reduced_map **maps);
+int qtm_analysis_tables(const qtm_analysis *a, const qtm_table **tables);
+int qtm_analysis_attrs(const qtm_analysis *a, const qtm_scalar_attr **attrs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

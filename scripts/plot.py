@@ -99,6 +99,22 @@ def panels_for(f, name, select):
         yield ", ".join(parts), np.asarray(ds[tuple(index)], dtype=float), [dims[k] for k in plot_dims]
 
 
+def draw_table(ax, f, name):
+    """A Pareto front or top-K table: contrast against the forward current |J|."""
+    t = f[name][...]
+    fields = t.dtype.names or ()
+    if "contrast" not in fields or "J" not in fields:
+        ax.text(0.5, 0.5, f"{name}: {len(t)} rows", ha="center", transform=ax.transAxes)
+        return
+    j = np.abs(t["J"])
+    order = np.argsort(j)
+    ax.plot(j[order], t["contrast"][order], "o-" if len(t) < 200 else "-", ms=3)
+    ax.set_xlabel("forward current |J| [E^2/hbar]")
+    ax.set_ylabel("contrast")
+    if len(j) and np.all(j > 0) and j.max() / j.min() > 100:
+        ax.set_xscale("log")
+
+
 def draw(ax, f, name, data, axes):
     ds = f[name]
     coords = [np.asarray(f[a][...], dtype=float) for a in axes]
@@ -157,14 +173,22 @@ def main():
         for m in maps:
             if m not in f:
                 sys.exit(f"plot.py: {args.file} has no map {m!r}; it has {', '.join(maps)}")
-        panels = [(m, *p) for m in maps for p in panels_for(f, m, select)]
+        panels = []
+        for m in maps:
+            if f[m].dtype.names:  # a table (compound dataset): one panel
+                panels.append((m, "", None, None))
+            else:
+                panels.extend((m, *p) for p in panels_for(f, m, select))
         if not panels:
             sys.exit(f"plot.py: {args.file} holds no maps")
         cols = min(3, len(panels))
         rows = (len(panels) + cols - 1) // cols
         fig, axs = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), squeeze=False)
         for ax, (m, suffix, data, axes) in zip(axs.ravel(), panels):
-            draw(ax, f, m, data, axes)
+            if data is None:
+                draw_table(ax, f, m)
+            else:
+                draw(ax, f, m, data, axes)
             title = textwrap.fill(text_attr(f[m], "long_name", m), 60)
             ax.set_title(title + (f"\n({suffix})" if suffix else ""), fontsize=8)
         for ax in axs.ravel()[len(panels):]:

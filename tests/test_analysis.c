@@ -29,8 +29,22 @@ static void make_grid(qtm_grid *g, int naxes, const int *ids, const int64_t *n,
 
 /* Runs the analysis over every tile of a tiling of target_points, in shuffled order when
  * `shuffle`, and finishes it. */
+static qtm_analysis *analyse_on(qtm_backend_kind kind, const qtm_grid *g,
+                                const qtm_analysis_spec *spec, int64_t target, int shuffle,
+                                uint64_t seed, char *why, size_t whycap);
+
 static qtm_analysis *analyse(const qtm_grid *g, const qtm_analysis_spec *spec, int64_t target,
                              int shuffle, uint64_t seed) {
+  char why[256];
+  qtm_analysis *an = analyse_on(QTM_BACKEND_CPU, g, spec, target, shuffle, seed, why, sizeof why);
+  cr_assert_not_null(an, "%s", why);
+  return an;
+}
+
+/* As analyse, on the backend of that kind; NULL with the reason when it cannot be opened. */
+static qtm_analysis *analyse_on(qtm_backend_kind kind, const qtm_grid *g,
+                                const qtm_analysis_spec *spec, int64_t target, int shuffle,
+                                uint64_t seed, char *why, size_t whycap) {
   char err[256];
   qtm_analysis *an;
   cr_assert_eq(qtm_analysis_create(spec, g, &an, err, sizeof err), QTM_OK, "%s", err);
@@ -39,7 +53,12 @@ static qtm_analysis *analyse(const qtm_grid *g, const qtm_analysis_spec *spec, i
   qtm_scan_plan plan = {g, tiling.max_tile_points, QTM_DTYPE_F64, 0, {0}};
   plan.nobs = qtm_analysis_inputs(an, plan.obs);
   qtm_backend *b;
-  cr_assert_eq(qtm_backend_cpu_open(&plan, 1, &b, err, sizeof err), QTM_OK);
+  qtm_status st = kind == QTM_BACKEND_CUDA ? qtm_backend_cuda_open(&plan, &b, why, whycap)
+                                           : qtm_backend_cpu_open(&plan, 1, &b, why, whycap);
+  if (st != QTM_OK) {
+    qtm_analysis_free(an);
+    return NULL;
+  }
   qtm_tile_out out = {QTM_DTYPE_F64, plan.nobs, {0}, {0}};
   memcpy(out.obs, plan.obs, sizeof out.obs);
   for (int j = 0; j < plan.nobs; ++j) out.data[j] = malloc((size_t)plan.max_tile_points * 8);
@@ -400,5 +419,53 @@ Test(analysis, ndtc_onsets_match_a_fine_search_and_eq17) {
     }
   cr_expect_geq(found, 3, "the sample must contain lines with NDTC");
   qtm_analysis_free(an);
+  qtm_grid_free(&g);
+}
+
+/* ---- CPU/CUDA parity of every analysis output ------------------------------------------------
+ * The reductions run on the host from each backend's per-point values, which agree to ~1e-13;
+ * so every reduced value agrees to 1e-12 relative, and an argmax or a table row may differ only
+ * where two candidates are within that of each other (then both values are checked). */
+static int close12(double a, double b) {
+  return (isnan(a) && isnan(b)) || a == b || fabs(a - b) <= 1e-12 * fmax(fabs(a), fabs(b));
+}
+
+Test(analysis, cuda_matches_cpu) {
+  qtm_grid g;
+  design_grid(&g);
+  qtm_analysis_spec spec = design_spec(1);
+  char why[256] = "";
+  qtm_analysis *gpu = analyse_on(QTM_BACKEND_CUDA, &g, &spec, 333, 0, 0, why, sizeof why);
+  if (!gpu) {
+    qtm_grid_free(&g);
+    fprintf(stderr, "[analysis] SKIP cuda_matches_cpu: %s\n", why);
+    cr_skip_test("no usable CUDA device: %s", why);
+  }
+  qtm_analysis *cpu = analyse(&g, &spec, 333, 0, 0);
+  const qtm_reduced_map *mc, *mg;
+  int n = qtm_analysis_reduced_maps(cpu, &mc);
+  cr_assert_eq(qtm_analysis_reduced_maps(gpu, &mg), n);
+  for (int m = 0; m < n; ++m) {
+    if (strstr(mc[m].name, "argmax")) continue; /* checked through the maxima's values */
+    int64_t size = 1;
+    for (int k = 0; k < mc[m].nkept; ++k) size *= g.desc.shape[mc[m].kept[k]];
+    const double *a = mc[m].data, *b = mg[m].data;
+    for (int64_t i = 0; i < size; ++i)
+      cr_expect(close12(a[i], b[i]), "%s[%lld]: cpu %.17g cuda %.17g", mc[m].name, (long long)i,
+                a[i], b[i]);
+  }
+  const qtm_table *tc, *tg;
+  int nt = qtm_analysis_tables(cpu, &tc);
+  cr_assert_eq(qtm_analysis_tables(gpu, &tg), nt);
+  for (int t = 0; t < nt; ++t) {
+    if (strstr(tc[t].name, "top_k") == NULL) continue; /* fronts may gain or lose a near-tie */
+    cr_assert_eq(tc[t].nrows, tg[t].nrows, "%s rows", tc[t].name);
+    int fc = field(&tc[t], "contrast");
+    for (int64_t i = 0; i < tc[t].nrows; ++i)
+      cr_expect(close12(tc[t].rows[i * tc[t].nfields + fc], tg[t].rows[i * tg[t].nfields + fc]),
+                "%s row %lld", tc[t].name, (long long)i);
+  }
+  qtm_analysis_free(cpu);
+  qtm_analysis_free(gpu);
   qtm_grid_free(&g);
 }

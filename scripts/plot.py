@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Plot the maps of a qtmscan HDF5 file.
 
-    scripts/plot.py FILE.h5 [--map NAME]... [--out PNG] [--select AXIS=INDEX]...
+    scripts/plot.py FILE.h5 [--map NAME]... [--out PNG] [--select AXIS=INDEX]... [--axes X,Y]
 
 1-D maps become curves; 2-D maps become heat maps, or a family of curves when one axis has at
 most 8 values; further axes with few values become one panel each (at most 6 panels a map),
@@ -69,15 +69,18 @@ def dims_of(f, ds):
     return names
 
 
-def panels_for(f, name, select):
-    """Yields (title suffix, 1-D/2-D array, [axis names]) panels of one map."""
+def panels_for(f, name, select, want_axes=None):
+    """Yields (title suffix, 1-D/2-D array, [axis names]) panels of one map; want_axes, when
+    the map has them all, names the axes to plot."""
     ds = f[name]
     dims = dims_of(f, ds)
     sizes = list(ds.shape)
     keep = [k for k in range(ds.ndim) if sizes[k] > 1]
     long_dims = [k for k in keep if sizes[k] > SHORT]
     plot_dims = long_dims[-2:] if long_dims else keep[-2:]
-    if len(plot_dims) == 1 and len(keep) > 1:  # one long axis: a short one becomes curves
+    if want_axes and all(a in dims for a in want_axes):
+        plot_dims = sorted(dims.index(a) for a in want_axes)
+    if len(plot_dims) == 1 and len(keep) > 1 and not want_axes:  # one long axis: a short one becomes curves
         others = [k for k in keep if k not in plot_dims]
         plot_dims = sorted(plot_dims + [others[-1]])
     rest = [k for k in keep if k not in plot_dims]
@@ -158,6 +161,8 @@ def main():
     ap.add_argument("--map", action="append", help="map to draw (repeatable; default: all)")
     ap.add_argument("--out", help="PNG to write (default: FILE with .png)")
     ap.add_argument("--select", action="append", default=[], help="AXIS=INDEX for a held axis")
+    ap.add_argument("--axes", help="X,Y: the axes to plot where a map has both (default: the "
+                    "last two long ones)")
     args = ap.parse_args()
     select = {}
     for s in args.select:
@@ -165,6 +170,7 @@ def main():
         if not index.lstrip("-").isdigit():
             sys.exit(f"plot.py: --select {s}: expected AXIS=INDEX")
         select[axis] = int(index)
+    want_axes = args.axes.split(",") if args.axes else None
     out = args.out or os.path.splitext(args.file)[0] + ".png"
     with h5py.File(args.file, "r") as f:
         maps = [n for n in creation_order(f) if isinstance(f[n], h5py.Dataset) and
@@ -178,7 +184,7 @@ def main():
             if f[m].dtype.names:  # a table (compound dataset): one panel
                 panels.append((m, "", None, None))
             else:
-                panels.extend((m, *p) for p in panels_for(f, m, select))
+                panels.extend((m, *p) for p in panels_for(f, m, select, want_axes))
         if not panels:
             sys.exit(f"plot.py: {args.file} holds no maps")
         cols = min(3, len(panels))

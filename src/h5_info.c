@@ -1,7 +1,8 @@
-/* `qtmscan info`: a scan file's provenance, axes and maps, read through the HDF5 API. Maps
- * are read in bounded blocks (a scan may hold 10^9 points per map), never whole. The file may
- * be a partial one (a scan that was interrupted or is still running): it is then reported as
- * not complete, and unwritten points count as NaN (their fill value). */
+/* `qtmscan info`: a scan file's provenance, axes and maps, and the analysis' maps, tables and
+ * attributes (group `analysis`), read through the HDF5 API. Maps are read in bounded blocks (a
+ * scan may hold 10^9 points per map), never whole. The file may be a partial one (a scan that
+ * was interrupted or is still running): it is then reported as not complete, and unwritten
+ * points count as NaN (their fill value). */
 #include <errno.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
@@ -171,32 +172,34 @@ typedef struct name_list {
   size_t n;
 } name_list;
 
-/* The root's links, in creation order when the file tracks it (a qtmscan file does), else by
- * name. */
-static qtm_status root_links(hid_t file, name_list *list, char *err, size_t errcap) {
+/* The links of group `path` ("/", "analysis"), in creation order when the group tracks it
+ * (qtmscan's do), else by name. */
+static qtm_status group_links(hid_t file, const char *path, name_list *list, char *err,
+                              size_t errcap) {
   qtm_status rc = QTM_OK;
-  hid_t gcpl = H5I_INVALID_HID, root = H5I_INVALID_HID;
+  hid_t gcpl = H5I_INVALID_HID, group = H5I_INVALID_HID;
   unsigned order = 0;
   H5G_info_t ginfo;
-  H5_CHECK(root = H5Gopen2(file, "/", H5P_DEFAULT), "H5Gopen2", "root group");
-  H5_CHECK(gcpl = H5Gget_create_plist(root), "H5Gget_create_plist", "root group");
-  H5_CHECK(H5Pget_link_creation_order(gcpl, &order), "H5Pget_link_creation_order", "root group");
-  H5_CHECK(H5Gget_info(root, &ginfo), "H5Gget_info", "root group");
+  H5_CHECK(group = H5Gopen2(file, path, H5P_DEFAULT), "H5Gopen2", "group %s", path);
+  H5_CHECK(gcpl = H5Gget_create_plist(group), "H5Gget_create_plist", "group %s", path);
+  H5_CHECK(H5Pget_link_creation_order(gcpl, &order), "H5Pget_link_creation_order", "group %s",
+           path);
+  H5_CHECK(H5Gget_info(group, &ginfo), "H5Gget_info", "group %s", path);
   H5_index_t index = (order & H5P_CRT_ORDER_TRACKED) ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME;
   list->n = 0;
   if (!(list->names = calloc(ginfo.nlinks ? ginfo.nlinks : 1, sizeof *list->names))) {
-    rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory listing the root group");
+    rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory listing group %s", path);
     goto cleanup;
   }
   for (hsize_t i = 0; i < ginfo.nlinks; ++i) {
-    ssize_t len = H5Lget_name_by_idx(root, ".", index, H5_ITER_INC, i, list->names[list->n],
+    ssize_t len = H5Lget_name_by_idx(group, ".", index, H5_ITER_INC, i, list->names[list->n],
                                      NAME_CAP, H5P_DEFAULT);
-    H5_CHECK(len, "H5Lget_name_by_idx", "root link %llu", (unsigned long long)i);
+    H5_CHECK(len, "H5Lget_name_by_idx", "link %llu of group %s", (unsigned long long)i, path);
     if ((size_t)len < NAME_CAP) ++list->n; /* a name too long for a qtmscan file: skip it */
   }
 cleanup:
-  qtm_h5_close(&gcpl, H5Pclose, "H5Pclose", "root group creation properties", &rc, err, errcap);
-  qtm_h5_close(&root, H5Gclose, "H5Gclose", "root group", &rc, err, errcap);
+  qtm_h5_close(&gcpl, H5Pclose, "H5Pclose", "group creation properties", &rc, err, errcap);
+  qtm_h5_close(&group, H5Gclose, "H5Gclose", path, &rc, err, errcap);
   return rc;
 }
 
@@ -229,7 +232,14 @@ static const char *type_name(hid_t type) {
   H5T_class_t cls = H5Tget_class(type);
   size_t size = H5Tget_size(type);
   if (cls == H5T_FLOAT) return size == 4 ? "float32" : size == 8 ? "float64" : "float";
-  if (cls == H5T_INTEGER) return "integer";
+  if (cls == H5T_INTEGER) {
+    static const char *const names[2][4] = {{"uint8", "uint16", "uint32", "uint64"},
+                                            {"int8", "int16", "int32", "int64"}};
+    int sign = H5Tget_sign(type) == H5T_SGN_2;
+    int k = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : size == 8 ? 3 : -1;
+    return k < 0 ? "integer" : names[sign][k];
+  }
+  if (cls == H5T_COMPOUND) return "compound";
   if (cls == H5T_STRING) return "string";
   return "other";
 }
@@ -285,9 +295,14 @@ cleanup:
   return rc;
 }
 
+/* How a map is read: float32 and uint8 maps as they are (HDF5's conversion to double would cost
+ * more than the decompression), others as double. */
+typedef enum { READ_F32, READ_F64, READ_U8 } read_kind;
+
 typedef struct map_stats {
-  double min, max;
-  uint64_t nan, points;
+  double min, max;     /* over the values that are neither NaN nor the fill */
+  uint64_t nan, points; /* nan: NaN points, or fill-valued points of a uint8 map */
+  uint64_t count[256]; /* uint8 maps: points of each value, fill included */
 } map_stats;
 
 /* The shape of the blocks a map is read in: trailing dimensions whole while they fit in
@@ -312,19 +327,22 @@ static void block_shape(int rank, const hsize_t *dims, const hsize_t *chunk, hsi
 }
 
 /* Min, max (NaN ignored) and NaN count of map `name`, read block by block through its own
- * handle, opened with a chunk cache that holds a few chunks (for blocks that end inside one). */
+ * handle, opened with a chunk cache that holds a few chunks (for blocks that end inside one).
+ * A uint8 map (a mask) counts each value instead, and its points equal to fill (0..255; -1 for
+ * none) as the NaN of a float map. */
 static qtm_status map_stats_read(hid_t file, const char *name, int rank, const hsize_t *dims,
-                                 const hsize_t *chunk, size_t type_size, int f32, map_stats *s,
-                                 char *err, size_t errcap) {
+                                 const hsize_t *chunk, size_t type_size, read_kind kind,
+                                 int fill, map_stats *s, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
   hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
   hid_t dapl = H5I_INVALID_HID;
-  double *buf = NULL; /* holds a block as double, or as float when f32 */
+  double *buf = NULL; /* holds a block as double, or as float or bytes by kind */
   hsize_t block[H5S_MAX_RANK], start[H5S_MAX_RANK], count[H5S_MAX_RANK], nblk[H5S_MAX_RANK];
   hsize_t idx[H5S_MAX_RANK];
   s->min = INFINITY;
   s->max = -INFINITY;
   s->nan = s->points = 0;
+  memset(s->count, 0, sizeof s->count);
 
   hsize_t chunk_points = 1;
   for (int k = 0; chunk && k < rank; ++k) chunk_points *= chunk[k];
@@ -367,21 +385,27 @@ static qtm_status map_stats_read(hid_t file, const char *name, int rank, const h
                (unsigned long long)start[0]);
       H5_CHECK(mspace = H5Screate_simple(1, &npts, NULL), "H5Screate_simple", "block");
     }
-    /* float32 maps are read as they are: HDF5's float-to-double conversion would cost more
-     * than the decompression. */
-    H5_CHECK(H5Dread(dset, f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE,
-                     rank > 0 ? mspace : H5S_ALL, rank > 0 ? space : H5S_ALL, H5P_DEFAULT, buf),
+    hid_t mtype = kind == READ_F32  ? H5T_NATIVE_FLOAT
+                  : kind == READ_U8 ? H5T_NATIVE_UCHAR
+                                    : H5T_NATIVE_DOUBLE;
+    H5_CHECK(H5Dread(dset, mtype, rank > 0 ? mspace : H5S_ALL, rank > 0 ? space : H5S_ALL,
+                     H5P_DEFAULT, buf),
              "H5Dread", "map %s block at %llu", name,
              (unsigned long long)(rank > 0 ? start[0] : 0));
     qtm_h5_close(&mspace, H5Sclose, "H5Sclose", "block", &rc, err, errcap);
     if (rc != QTM_OK) goto cleanup;
-    for (hsize_t i = 0; i < npts; ++i) {
-      double v = f32 ? (double)((const float *)buf)[i] : buf[i];
-      if (isnan(v)) {
-        ++s->nan;
-      } else {
-        if (v < s->min) s->min = v;
-        if (v > s->max) s->max = v;
+    if (kind == READ_U8) {
+      const unsigned char *b = (const unsigned char *)buf;
+      for (hsize_t i = 0; i < npts; ++i) ++s->count[b[i]];
+    } else {
+      for (hsize_t i = 0; i < npts; ++i) {
+        double v = kind == READ_F32 ? (double)((const float *)buf)[i] : buf[i];
+        if (isnan(v)) {
+          ++s->nan;
+        } else {
+          if (v < s->min) s->min = v;
+          if (v > s->max) s->max = v;
+        }
       }
     }
     s->points += npts;
@@ -392,6 +416,15 @@ static qtm_status map_stats_read(hid_t file, const char *name, int rank, const h
     }
     if (k < 0) break;
   }
+  if (kind == READ_U8)
+    for (int v = 0; v < 256; ++v) {
+      if (v == fill) {
+        s->nan = s->count[v];
+      } else if (s->count[v]) {
+        if (v < s->min) s->min = v;
+        if (v > s->max) s->max = v;
+      }
+    }
 cleanup:
   free(buf);
   qtm_h5_close(&mspace, H5Sclose, "H5Sclose", "block", &rc, err, errcap);
@@ -424,6 +457,121 @@ static void print_filters(hid_t dcpl, int nfilters, FILE *out) {
   }
 }
 
+/* ---- Attributes of maps and groups --------------------------------------------------------- */
+
+typedef struct attr_names {
+  char (*names)[NAME_CAP];
+  size_t n, cap;
+  int nomem;
+} attr_names;
+
+static herr_t collect_attr_cb(hid_t loc, const char *name, const H5A_info_t *info, void *data) {
+  (void)loc;
+  (void)info;
+  attr_names *c = data;
+  if (strlen(name) >= NAME_CAP) return 0; /* not one of qtmscan's: skip it */
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? 2 * c->cap : 16;
+    void *grown = realloc(c->names, cap * sizeof *c->names);
+    if (!grown) {
+      c->nomem = 1;
+      return -1;
+    }
+    c->names = grown;
+    c->cap = cap;
+  }
+  (void)snprintf(c->names[c->n++], NAME_CAP, "%s", name);
+  return 0;
+}
+
+/* Whether attribute `name` of obj holds numbers (integers or floats). */
+static qtm_status attr_is_number(hid_t obj, const char *name, int *yes, char *err,
+                                 size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t attr = H5I_INVALID_HID, type = H5I_INVALID_HID;
+  H5_CHECK(attr = H5Aopen(obj, name, H5P_DEFAULT), "H5Aopen", "attribute %s", name);
+  H5_CHECK(type = H5Aget_type(attr), "H5Aget_type", "attribute %s", name);
+  H5T_class_t cls = H5Tget_class(type);
+  H5_CHECK(cls, "H5Tget_class", "attribute %s", name);
+  *yes = cls == H5T_INTEGER || cls == H5T_FLOAT;
+cleanup:
+  qtm_h5_close(&type, H5Tclose, "H5Tclose", name, &rc, err, errcap);
+  qtm_h5_close(&attr, H5Aclose, "H5Aclose", name, &rc, err, errcap);
+  return rc;
+}
+
+/* The numeric attributes of obj (the analysis' counts and fractions), one "name = value" line
+ * each after indent, in creation order when obj tracks it (ocpl: obj's creation properties).
+ * _FillValue is left out: the statistics line counts the fill. Text attributes (units,
+ * long_name) and the dimension-scale bookkeeping are not numbers. */
+static qtm_status print_num_attrs(hid_t obj, hid_t ocpl, const char *what, const char *indent,
+                                  FILE *out, char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  attr_names c = {NULL, 0, 0, 0};
+  char *text = NULL;
+  unsigned order = 0;
+  hsize_t pos = 0;
+  H5_CHECK(H5Pget_attr_creation_order(ocpl, &order), "H5Pget_attr_creation_order", "%s", what);
+  H5_index_t index = (order & H5P_CRT_ORDER_TRACKED) ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME;
+  if (H5Aiterate2(obj, index, H5_ITER_INC, &pos, collect_attr_cb, &c) < 0) {
+    rc = c.nomem ? qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory listing the "
+                                   "attributes of %s", what)
+                 : qtm_h5_fail(err, errcap, "H5Aiterate2", "attributes of %s", what);
+    goto cleanup;
+  }
+  for (size_t i = 0; i < c.n; ++i) {
+    int number = 0;
+    if (strcmp(c.names[i], "_FillValue") == 0) continue;
+    if ((rc = attr_is_number(obj, c.names[i], &number, err, errcap)) != QTM_OK) goto cleanup;
+    if (!number) continue;
+    if ((rc = attr_text(obj, c.names[i], &text, err, errcap)) != QTM_OK) goto cleanup;
+    fprintf(out, "%s%s = %s\n", indent, c.names[i], text ? text : "-");
+    free(text);
+    text = NULL;
+  }
+cleanup:
+  free(text);
+  free(c.names);
+  return rc;
+}
+
+/* ---- Maps ---------------------------------------------------------------------------------- */
+
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+/* The statistics line of a uint8 map (a mask): min and max of the values that are not the fill,
+ * the fill count, and how many points hold each value when there are few distinct ones. */
+static void print_u8_stats(const map_stats *s, int fill, FILE *out) {
+  int distinct = 0;
+  for (int v = 0; v < 256; ++v) distinct += v != fill && s->count[v] > 0;
+  if (distinct == 0)
+    fputs("      min -  max -", out);
+  else
+    fprintf(out, "      min %d  max %d", (int)s->min, (int)s->max);
+  if (fill >= 0) {
+    fprintf(out, "  fill(%d) %llu of %llu", fill, (unsigned long long)s->nan,
+            (unsigned long long)s->points);
+    if (s->points) fprintf(out, " (%.3g%%)", 100.0 * (double)s->nan / (double)s->points);
+  }
+  if (distinct > 0 && distinct <= 8) {
+    fputs("  values", out);
+    const char *sep = " ";
+    for (int v = 0; v < 256; ++v)
+      if (v != fill && s->count[v] > 0) {
+        fprintf(out, "%s%d: %llu", sep, v, (unsigned long long)s->count[v]);
+        sep = ", ";
+      }
+  } else if (distinct > 8) {
+    fprintf(out, "  %d distinct values", distinct);
+  }
+  fputc('\n', out);
+}
+
+/* A map at path (a root map, or an analysis map "analysis/ndtc_onset", shown by its last name):
+ * shape with dimension names, dtype, storage, units; statistics; numeric attributes. */
 static qtm_status print_map(hid_t file, const char *name, FILE *out, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
   hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID, type = H5I_INVALID_HID;
@@ -448,7 +596,7 @@ static qtm_status print_map(hid_t file, const char *name, FILE *out, char *err, 
   H5_CHECK(nfilters, "H5Pget_nfilters", "map %s", name);
   if ((rc = attr_text(dset, "units", &units, err, errcap)) != QTM_OK) goto cleanup;
 
-  fprintf(out, "  %s(", name);
+  fprintf(out, "  %s(", base_name(name));
   for (int k = 0; k < rank; ++k) {
     if ((rc = dim_name(dset, (unsigned)k, dname, err, errcap)) != QTM_OK) goto cleanup;
     fprintf(out, "%s%s=%llu", k ? ", " : "", dname, (unsigned long long)dims[k]);
@@ -468,29 +616,168 @@ static qtm_status print_map(hid_t file, const char *name, FILE *out, char *err, 
   fputc('\n', out);
 
   H5T_class_t cls = H5Tget_class(type);
+  H5_CHECK(cls, "H5Tget_class", "map %s", name);
+  size_t tsize = H5Tget_size(type);
+  if (tsize == 0) {
+    rc = qtm_h5_fail(err, errcap, "H5Tget_size", "map %s", name);
+    goto cleanup;
+  }
   if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
     fputs("      (not numeric: no statistics)\n", out);
-    goto cleanup;
-  }
-  map_stats s;
-  size_t tsize = H5Tget_size(type);
-  if ((rc = map_stats_read(file, name, rank, dims, chunked ? chunk : NULL, tsize,
-                           cls == H5T_FLOAT && tsize == 4, &s, err, errcap)) != QTM_OK)
-    goto cleanup;
-  const char *fmt = tsize == 4 ? "%.7g" : "%.15g";
-  fputs("      min ", out);
-  if (s.nan == s.points) {
-    fputs("-  max -", out);
   } else {
-    fprintf(out, fmt, s.min);
-    fputs("  max ", out);
-    fprintf(out, fmt, s.max);
+    H5T_sign_t sign = cls == H5T_INTEGER ? H5Tget_sign(type) : H5T_SGN_NONE;
+    H5_CHECK(sign, "H5Tget_sign", "map %s", name);
+    read_kind kind = cls == H5T_FLOAT && tsize == 4                        ? READ_F32
+                     : cls == H5T_INTEGER && tsize == 1 && sign == H5T_SGN_NONE ? READ_U8
+                                                                             : READ_F64;
+    int fill = -1;
+    if (kind == READ_U8) {
+      H5D_fill_value_t defined;
+      unsigned char f = 0;
+      H5_CHECK(H5Pfill_value_defined(dcpl, &defined), "H5Pfill_value_defined", "map %s", name);
+      if (defined == H5D_FILL_VALUE_USER_DEFINED) {
+        H5_CHECK(H5Pget_fill_value(dcpl, H5T_NATIVE_UCHAR, &f), "H5Pget_fill_value", "map %s",
+                 name);
+        fill = f;
+      }
+    }
+    map_stats s;
+    if ((rc = map_stats_read(file, name, rank, dims, chunked ? chunk : NULL, tsize, kind, fill,
+                             &s, err, errcap)) != QTM_OK)
+      goto cleanup;
+    if (kind == READ_U8) {
+      print_u8_stats(&s, fill, out);
+    } else {
+      const char *fmt = tsize == 4 ? "%.7g" : "%.15g";
+      fputs("      min ", out);
+      if (s.nan == s.points) {
+        fputs("-  max -", out);
+      } else {
+        fprintf(out, fmt, s.min);
+        fputs("  max ", out);
+        fprintf(out, fmt, s.max);
+      }
+      fprintf(out, "  NaN %llu of %llu", (unsigned long long)s.nan,
+              (unsigned long long)s.points);
+      if (s.points) fprintf(out, " (%.3g%%)", 100.0 * (double)s.nan / (double)s.points);
+      fputc('\n', out);
+    }
   }
-  fprintf(out, "  NaN %llu of %llu", (unsigned long long)s.nan, (unsigned long long)s.points);
-  if (s.points) fprintf(out, " (%.3g%%)", 100.0 * (double)s.nan / (double)s.points);
-  fputc('\n', out);
+  rc = print_num_attrs(dset, dcpl, name, "      ", out, err, errcap);
 cleanup:
   free(units);
+  qtm_h5_close(&dcpl, H5Pclose, "H5Pclose", name, &rc, err, errcap);
+  qtm_h5_close(&type, H5Tclose, "H5Tclose", name, &rc, err, errcap);
+  qtm_h5_close(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
+  qtm_h5_close(&dset, H5Dclose, "H5Dclose", name, &rc, err, errcap);
+  return rc;
+}
+
+/* ---- Tables -------------------------------------------------------------------------------- */
+
+/* Rows of a table shown: enough to see what it holds (the top of a top-K). */
+#define TABLE_ROWS_SHOWN 5
+/* Width of a table column: a value in %.6g with sign and exponent. */
+#define TABLE_COLUMN 12
+
+/* A table at path (a 1-D compound dataset): its shape, fields, and its first rows, a column
+ * each. Numeric fields are read as doubles; others are left out and counted. */
+static qtm_status print_table(hid_t file, const char *name, FILE *out, char *err,
+                              size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID, type = H5I_INVALID_HID;
+  hid_t mtype = H5I_INVALID_HID, mspace = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+  char **fields = NULL; /* the numeric fields' names, from HDF5 (H5free_memory) */
+  double *rows = NULL;
+  char *long_name = NULL;
+  char dname[NAME_CAP];
+  int nmemb = 0, nnum = 0, nother = 0;
+  H5_CHECK(dset = H5Dopen2(file, name, H5P_DEFAULT), "H5Dopen2", "table %s", name);
+  H5_CHECK(space = H5Dget_space(dset), "H5Dget_space", "table %s", name);
+  H5_CHECK(type = H5Dget_type(dset), "H5Dget_type", "table %s", name);
+  H5_CHECK(dcpl = H5Dget_create_plist(dset), "H5Dget_create_plist", "table %s", name);
+  int rank = H5Sget_simple_extent_ndims(space);
+  H5_CHECK(rank, "H5Sget_simple_extent_ndims", "table %s", name);
+  if ((rc = attr_text(dset, "long_name", &long_name, err, errcap)) != QTM_OK) goto cleanup;
+  if (rank != 1) {
+    fprintf(out, "  %s  compound, not a 1-D table: not shown\n", base_name(name));
+    goto cleanup;
+  }
+  hsize_t nrows = 0;
+  H5_CHECK(H5Sget_simple_extent_dims(space, &nrows, NULL), "H5Sget_simple_extent_dims",
+           "table %s", name);
+  H5_CHECK(nmemb = H5Tget_nmembers(type), "H5Tget_nmembers", "table %s", name);
+  if (!(fields = calloc(nmemb > 0 ? (size_t)nmemb : 1, sizeof *fields))) goto nomem;
+  for (int i = 0; i < nmemb; ++i) {
+    H5T_class_t cls = H5Tget_member_class(type, (unsigned)i);
+    H5_CHECK(cls, "H5Tget_member_class", "field %d of table %s", i, name);
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
+      ++nother;
+      continue;
+    }
+    char *field = H5Tget_member_name(type, (unsigned)i);
+    if (!field) {
+      rc = qtm_h5_fail(err, errcap, "H5Tget_member_name", "field %d of table %s", i, name);
+      goto cleanup;
+    }
+    fields[nnum++] = field;
+  }
+  /* The numeric members, as packed doubles in memory: HDF5 converts member by member and
+   * leaves out the members the memory type does not name. */
+  if (nnum > 0)
+    H5_CHECK(mtype = H5Tcreate(H5T_COMPOUND, (size_t)nnum * sizeof(double)), "H5Tcreate",
+             "row type of table %s", name);
+  for (int i = 0; i < nnum; ++i)
+    H5_CHECK(H5Tinsert(mtype, fields[i], (size_t)i * sizeof(double), H5T_NATIVE_DOUBLE),
+             "H5Tinsert", "field %s of table %s", fields[i], name);
+
+  if ((rc = dim_name(dset, 0, dname, err, errcap)) != QTM_OK) goto cleanup;
+  fprintf(out, "  %s(%s=%llu)  table of %d fields  long_name ", base_name(name), dname,
+          (unsigned long long)nrows, nmemb);
+  put_line_text(out, long_name ? long_name : "-");
+  fputc('\n', out);
+  if (nother) fprintf(out, "      (%d fields not numeric: not shown)\n", nother);
+  if (nnum == 0) goto attrs;
+  if (nrows == 0) {
+    fputs("      no rows; fields", out);
+    for (int i = 0; i < nnum; ++i) fprintf(out, " %s", fields[i]);
+    fputc('\n', out);
+    goto attrs;
+  }
+  hsize_t shown = nrows < TABLE_ROWS_SHOWN ? nrows : TABLE_ROWS_SHOWN, start = 0;
+  if (!(rows = malloc((size_t)shown * (size_t)nnum * sizeof *rows))) goto nomem;
+  H5_CHECK(mspace = H5Screate_simple(1, &shown, NULL), "H5Screate_simple", "rows of %s", name);
+  H5_CHECK(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &shown, NULL),
+           "H5Sselect_hyperslab", "rows of %s", name);
+  H5_CHECK(H5Dread(dset, mtype, mspace, space, H5P_DEFAULT, rows), "H5Dread", "rows of %s",
+           name);
+  /* Transposed, a field per line and a row per column: tables have up to ~30 fields, which
+   * side by side would make lines of 400 columns. */
+  int width = 3;
+  for (int i = 0; i < nnum; ++i)
+    if ((int)strlen(fields[i]) > width) width = (int)strlen(fields[i]);
+  fprintf(out, "      %-*s", width, "row");
+  for (hsize_t r = 0; r < shown; ++r) fprintf(out, " %*llu", TABLE_COLUMN, (unsigned long long)r);
+  if (nrows > shown) fprintf(out, "  (%llu more)", (unsigned long long)(nrows - shown));
+  fputc('\n', out);
+  for (int i = 0; i < nnum; ++i) {
+    fprintf(out, "      %-*s", width, fields[i]);
+    for (hsize_t r = 0; r < shown; ++r)
+      fprintf(out, " %*.6g", TABLE_COLUMN, rows[r * (hsize_t)nnum + (hsize_t)i]);
+    fputc('\n', out);
+  }
+attrs:
+  rc = print_num_attrs(dset, dcpl, name, "      ", out, err, errcap);
+  goto cleanup;
+nomem:
+  rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory reading table %s", name);
+cleanup:
+  for (int i = 0; fields && i < nnum; ++i) H5free_memory(fields[i]);
+  free(fields);
+  free(rows);
+  free(long_name);
+  qtm_h5_close(&mspace, H5Sclose, "H5Sclose", name, &rc, err, errcap);
+  qtm_h5_close(&mtype, H5Tclose, "H5Tclose", name, &rc, err, errcap);
   qtm_h5_close(&dcpl, H5Pclose, "H5Pclose", name, &rc, err, errcap);
   qtm_h5_close(&type, H5Tclose, "H5Tclose", name, &rc, err, errcap);
   qtm_h5_close(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
@@ -522,6 +809,85 @@ static qtm_status classify(hid_t file, const name_list *list, int *is_axis, char
   }
 cleanup:
   qtm_h5_close(&obj, H5Oclose, "H5Oclose", "root object", &rc, err, errcap);
+  return rc;
+}
+
+/* What a link of the analysis group is, for the report. */
+typedef enum { ITEM_SKIP, ITEM_MAP, ITEM_TABLE, ITEM_GROUP } item_kind;
+
+/* Maps (numeric datasets), tables (compound ones) and subgroups; dimension scales (a table's
+ * row dimension) and committed types (its row type) are a table's companions, not shown. */
+static qtm_status classify_item(hid_t file, const char *path, item_kind *kind, char *err,
+                                size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t obj = H5I_INVALID_HID, type = H5I_INVALID_HID;
+  *kind = ITEM_SKIP;
+  H5_CHECK(obj = H5Oopen(file, path, H5P_DEFAULT), "H5Oopen", "%s", path);
+  H5I_type_t t = H5Iget_type(obj);
+  H5_CHECK(t, "H5Iget_type", "%s", path);
+  if (t == H5I_GROUP) {
+    *kind = ITEM_GROUP;
+  } else if (t == H5I_DATASET) {
+    htri_t scale = H5DSis_scale(obj);
+    H5_CHECK(scale, "H5DSis_scale", "%s", path);
+    if (!scale) {
+      H5_CHECK(type = H5Dget_type(obj), "H5Dget_type", "%s", path);
+      H5T_class_t cls = H5Tget_class(type);
+      H5_CHECK(cls, "H5Tget_class", "%s", path);
+      *kind = cls == H5T_COMPOUND ? ITEM_TABLE : ITEM_MAP;
+    }
+  }
+cleanup:
+  qtm_h5_close(&type, H5Tclose, "H5Tclose", path, &rc, err, errcap);
+  qtm_h5_close(&obj, H5Oclose, "H5Oclose", path, &rc, err, errcap);
+  return rc;
+}
+
+/* The group `analysis`, when the scan has one: its numeric attributes (counts, fractions),
+ * then its maps and tables in the order written. */
+static qtm_status print_analysis(hid_t file, FILE *out, char *err, size_t errcap) {
+  static const char group_path[] = "analysis";
+  qtm_status rc = QTM_OK;
+  hid_t group = H5I_INVALID_HID, gcpl = H5I_INVALID_HID;
+  name_list list = {NULL, 0};
+  item_kind *kind = NULL;
+  char path[2 * NAME_CAP];
+  htri_t exists = H5Lexists(file, group_path, H5P_DEFAULT);
+  H5_CHECK(exists, "H5Lexists", "%s", group_path);
+  if (!exists) return QTM_OK;
+  H5_CHECK(group = H5Gopen2(file, group_path, H5P_DEFAULT), "H5Gopen2", "%s", group_path);
+  H5_CHECK(gcpl = H5Gget_create_plist(group), "H5Gget_create_plist", "%s", group_path);
+  if ((rc = group_links(file, group_path, &list, err, errcap)) != QTM_OK) goto cleanup;
+  if (!(kind = calloc(list.n ? list.n : 1, sizeof *kind))) {
+    rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory listing %s", group_path);
+    goto cleanup;
+  }
+  size_t nmaps = 0, ntables = 0;
+  for (size_t i = 0; i < list.n; ++i) {
+    (void)snprintf(path, sizeof path, "%s/%s", group_path, list.names[i]);
+    if ((rc = classify_item(file, path, &kind[i], err, errcap)) != QTM_OK) goto cleanup;
+    nmaps += kind[i] == ITEM_MAP;
+    ntables += kind[i] == ITEM_TABLE;
+  }
+  fprintf(out, "\nanalysis (%zu maps, %zu tables)\n", nmaps, ntables);
+  if ((rc = print_num_attrs(group, gcpl, group_path, "  ", out, err, errcap)) != QTM_OK)
+    goto cleanup;
+  for (size_t i = 0; i < list.n; ++i) {
+    (void)snprintf(path, sizeof path, "%s/%s", group_path, list.names[i]);
+    if (kind[i] == ITEM_MAP)
+      rc = print_map(file, path, out, err, errcap);
+    else if (kind[i] == ITEM_TABLE)
+      rc = print_table(file, path, out, err, errcap);
+    else if (kind[i] == ITEM_GROUP)
+      fprintf(out, "  %s/  (group: not shown)\n", list.names[i]);
+    if (rc != QTM_OK) goto cleanup;
+  }
+cleanup:
+  free(kind);
+  free(list.names);
+  qtm_h5_close(&gcpl, H5Pclose, "H5Pclose", "analysis group creation properties", &rc, err,
+               errcap);
+  qtm_h5_close(&group, H5Gclose, "H5Gclose", group_path, &rc, err, errcap);
   return rc;
 }
 
@@ -561,7 +927,7 @@ qtm_status qtm_h5_info_print(const char *path, FILE *out, char *err, size_t errc
   put_line_text(out, path);
   fputc('\n', out);
   if ((rc = print_provenance(file, out, err, errcap)) != QTM_OK) goto cleanup;
-  if ((rc = root_links(file, &list, err, errcap)) != QTM_OK) goto cleanup;
+  if ((rc = group_links(file, "/", &list, err, errcap)) != QTM_OK) goto cleanup;
   if (!(is_axis = calloc(list.n ? list.n : 1, sizeof *is_axis))) {
     rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory listing %s", path);
     goto cleanup;
@@ -583,6 +949,7 @@ qtm_status qtm_h5_info_print(const char *path, FILE *out, char *err, size_t errc
   for (size_t i = 0; i < list.n; ++i)
     if (is_axis[i] == 0 && (rc = print_map(file, list.names[i], out, err, errcap)) != QTM_OK)
       goto cleanup;
+  if ((rc = print_analysis(file, out, err, errcap)) != QTM_OK) goto cleanup;
   if (fflush(out) != 0 || ferror(out))
     rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "error writing the report of %s", path);
 

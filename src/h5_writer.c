@@ -2,9 +2,13 @@
  * and h5netcdf engines) and h5py read it as they would a netCDF-4 file: one 1-D float64
  * coordinate dataset per axis at the root, registered as a dimension scale and attached to
  * every map; one dataset per observable, chunked by tiles, NaN-filled; creation order tracked;
- * provenance as global attributes; a `complete` attribute written last. Error handling after
- * netcdf-c's libhdf5: every call checked, one cleanup label closing only valid handles. */
-#define _POSIX_C_SOURCE 200809L /* stat */
+ * provenance as global attributes; a `complete` attribute written last. The analysis' outputs
+ * go to subgroups (results.h) under the same conventions: dense maps chunked like the maps,
+ * maps over fewer axes with the root's scales attached, tables as compound datasets of a named
+ * (committed) type over a netCDF "dimension without variable", scalar attributes. Error
+ * handling after netcdf-c's libhdf5: every call checked, one cleanup label closing only valid
+ * handles. */
+#define _POSIX_C_SOURCE 200809L /* stat, strdup */
 
 #include "qtm/h5_writer.h"
 #include "h5_util.h"
@@ -21,6 +25,14 @@
 #include "qtm/observables.h"
 #include "qtm/version.h"
 
+/* A dense map of the layout: its open dataset, element type, and path for messages (a copy:
+ * the layout's strings need not outlive create). */
+typedef struct dense_slot {
+  hid_t dset;
+  qtm_dtype dtype;
+  char *name;
+} dense_slot;
+
 struct qtm_h5_writer {
   hid_t file;
   hid_t fspace; /* the maps' common file dataspace, reused for every tile's selection */
@@ -28,9 +40,21 @@ struct qtm_h5_writer {
   int nobs;
   int obs[QTM_OBS_COUNT];
   int naxes;
+  int axis_id[QTM_MAX_AXES];
   hsize_t shape[QTM_MAX_AXES];
   qtm_dtype dtype;
+  int gzip_level;
+  int ndense;
+  dense_slot *dense;
 };
+
+/* netCDF-C's mark of a dimension scale that is a dimension only (its NAME attribute begins
+ * with this text): netCDF clients then list no variable for it. */
+#define NC_DIM_WITHOUT_VARIABLE "This is a netCDF dimension but not a netCDF variable."
+/* Longest HDF5 path of an analysis output, with the suffixes of a table's companions. */
+#define PATH_CAP 512
+/* Points per chunk of a compressed map over fewer axes (float64: 512 KiB). */
+#define REDUCED_CHUNK_POINTS ((hsize_t)1 << 16)
 
 /* HDF5's own error printing is silenced for the span of each public call (h5_util.h); errors
  * come back as one line through err. */
@@ -43,6 +67,39 @@ static qtm_status bad_arg(char *err, size_t errcap, const char *fmt, ...) {
     va_end(ap);
   }
   return QTM_ERR_INVALID_ARG;
+}
+
+/* How a qtm_dtype is stored: file and memory types (equal bit layouts on the little-endian
+ * machines qtmscan runs on, so HDF5 copies without converting) and the fill value, NaN for
+ * floats and 255 for bytes (masks use 0 and 1). Returns 0 for an unknown dtype. */
+typedef struct stored_type {
+  hid_t file, mem;
+  union {
+    float f;
+    double d;
+    unsigned char u;
+  } fill;
+} stored_type;
+
+static int stored_type_of(qtm_dtype d, stored_type *t) {
+  switch (d) {
+  case QTM_DTYPE_F32:
+    t->file = H5T_IEEE_F32LE;
+    t->mem = H5T_NATIVE_FLOAT;
+    t->fill.f = NAN;
+    return 1;
+  case QTM_DTYPE_F64:
+    t->file = H5T_IEEE_F64LE;
+    t->mem = H5T_NATIVE_DOUBLE;
+    t->fill.d = NAN;
+    return 1;
+  case QTM_DTYPE_U8:
+    t->file = H5T_STD_U8LE;
+    t->mem = H5T_NATIVE_UCHAR;
+    t->fill.u = 255;
+    return 1;
+  }
+  return 0;
 }
 
 /* ---- Attributes ---------------------------------------------------------------------------- */
@@ -106,8 +163,9 @@ static qtm_status check_layout(const qtm_h5_layout *l, char *err, size_t errcap)
       if (g->desc.axis_id[m] == id)
         return bad_arg(err, errcap, "HDF5 layout: axis %s appears twice", qtm_axis_name(id));
   }
-  if (l->nobs < 1 || l->nobs > QTM_OBS_COUNT || !l->obs)
-    return bad_arg(err, errcap, "HDF5 layout: %d observables (1 to %d)", l->nobs,
+  /* No observable at all is a summary-only scan: the analysis' outputs are the file. */
+  if (l->nobs < 0 || l->nobs > QTM_OBS_COUNT || (l->nobs > 0 && !l->obs))
+    return bad_arg(err, errcap, "HDF5 layout: %d observables (0 to %d)", l->nobs,
                    QTM_OBS_COUNT);
   for (int j = 0; j < l->nobs; ++j) {
     int id = l->obs[j];
@@ -126,6 +184,29 @@ static qtm_status check_layout(const qtm_h5_layout *l, char *err, size_t errcap)
     return bad_arg(err, errcap, "HDF5 layout: unknown dtype %d", (int)l->dtype);
   if (l->gzip_level < 0 || l->gzip_level > 9)
     return bad_arg(err, errcap, "HDF5 layout: gzip level %d (0 to 9)", l->gzip_level);
+  if (l->ndense < 0 || (l->ndense > 0 && !l->dense))
+    return bad_arg(err, errcap, "HDF5 layout: %d dense maps without descriptions", l->ndense);
+  for (int m = 0; m < l->ndense; ++m) {
+    const qtm_dense_map *d = &l->dense[m];
+    stored_type st;
+    if (!d->name || !d->name[0] || strlen(d->name) >= PATH_CAP)
+      return bad_arg(err, errcap, "HDF5 layout: dense map %d has no name or one too long", m);
+    if (!stored_type_of(d->dtype, &st))
+      return bad_arg(err, errcap, "HDF5 layout: dense map %s has unknown dtype %d", d->name,
+                     (int)d->dtype);
+    for (int j = 0; j < m; ++j)
+      if (strcmp(l->dense[j].name, d->name) == 0)
+        return bad_arg(err, errcap, "HDF5 layout: dense map %s appears twice", d->name);
+    /* The root's names are taken by the axes and maps: HDF5 would refuse only later, as an
+     * I/O error. */
+    for (int j = 0; j < l->nobs; ++j)
+      if (strcmp(qtm_obs_table[l->obs[j]].name, d->name) == 0)
+        return bad_arg(err, errcap, "HDF5 layout: dense map %s has an observable's name",
+                       d->name);
+    for (int k = 0; k < n; ++k)
+      if (strcmp(qtm_axis_name(g->desc.axis_id[k]), d->name) == 0)
+        return bad_arg(err, errcap, "HDF5 layout: dense map %s has an axis's name", d->name);
+  }
   return QTM_OK;
 }
 
@@ -203,22 +284,80 @@ cleanup:
   return rc;
 }
 
-/* Map j: the dataset of observable obs[j], chunked by tiles, NaN where nothing was written,
- * with the dimension scales attached in axis order. */
-static qtm_status create_map(qtm_h5_writer *w, const qtm_h5_layout *l, int j, const hid_t *coord,
-                             char *err, size_t errcap) {
+/* Properties of groups, as of the root: links and attributes listed in creation order, no
+ * timestamps. */
+static qtm_status group_gcpl(hid_t *gcpl, const char *what, char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  H5_CHECK(*gcpl = H5Pcreate(H5P_GROUP_CREATE), "H5Pcreate", "creation properties of %s", what);
+  H5_CHECK(H5Pset_obj_track_times(*gcpl, 0), "H5Pset_obj_track_times", "%s", what);
+  H5_CHECK(H5Pset_link_creation_order(*gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
+           "H5Pset_link_creation_order", "%s", what);
+  H5_CHECK(H5Pset_attr_creation_order(*gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
+           "H5Pset_attr_creation_order", "%s", what);
+cleanup:
+  return rc;
+}
+
+/* Creates the groups on the way to path ("analysis" for "analysis/ndtc") that do not exist
+ * yet. Each is created here rather than through H5Pset_create_intermediate_group, which would
+ * give the intermediate groups the default properties: timestamps (the same scan would no
+ * longer give the same bytes) and no creation order. */
+static qtm_status make_parent_groups(hid_t file, const char *path, char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t gcpl = H5I_INVALID_HID, group = H5I_INVALID_HID;
+  char prefix[PATH_CAP];
+  size_t len = strlen(path);
+  if (len >= sizeof prefix) return bad_arg(err, errcap, "HDF5 path too long: %.64s...", path);
+  memcpy(prefix, path, len + 1);
+  for (char *slash = strchr(prefix + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+    *slash = '\0';
+    htri_t exists = H5Lexists(file, prefix, H5P_DEFAULT);
+    H5_CHECK(exists, "H5Lexists", "group %s", prefix);
+    if (!exists) {
+      if (gcpl < 0 && (rc = group_gcpl(&gcpl, prefix, err, errcap)) != QTM_OK) goto cleanup;
+      H5_CHECK(group = H5Gcreate2(file, prefix, H5P_DEFAULT, gcpl, H5P_DEFAULT), "H5Gcreate2",
+               "group %s", prefix);
+      qtm_h5_close(&group, H5Gclose, "H5Gclose", prefix, &rc, err, errcap);
+      if (rc != QTM_OK) goto cleanup;
+    }
+    *slash = '/';
+  }
+cleanup:
+  qtm_h5_close(&group, H5Gclose, "H5Gclose", prefix, &rc, err, errcap);
+  qtm_h5_close(&gcpl, H5Pclose, "H5Pclose", "group creation properties", &rc, err, errcap);
+  return rc;
+}
+
+/* Attributes every map carries: _FillValue as well as the fill property (CF readers, such as
+ * xarray's mask decoding, look for the attribute, and netCDF-4 keeps the two equal, in the
+ * variable's own type), units, long_name. */
+static qtm_status put_map_attrs(hid_t dset, const char *what, const stored_type *st,
+                                const char *units, const char *long_name, char *err,
+                                size_t errcap) {
+  qtm_status rc;
+  if ((rc = put_num_attr(dset, what, "_FillValue", st->file, st->mem, &st->fill, err, errcap)) !=
+          QTM_OK ||
+      (rc = put_text_attr(dset, what, "units", units, err, errcap)) != QTM_OK ||
+      (rc = put_text_attr(dset, what, "long_name", long_name, err, errcap)) != QTM_OK)
+    return rc;
+  return QTM_OK;
+}
+
+/* A map over the full grid at path (an observable's at the root, or a dense map of the
+ * analysis in a subgroup): chunked by tiles, compressed as asked, filled with the dtype's fill
+ * value where nothing was written, with the root's dimension scales attached in axis order;
+ * returned open in *out for the tiles. */
+static qtm_status create_full_map(qtm_h5_writer *w, const qtm_h5_layout *l, const char *path,
+                                  qtm_dtype dtype, const char *units, const char *long_name,
+                                  const hid_t *coord, hid_t *out, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
   hid_t dcpl = H5I_INVALID_HID, dset = H5I_INVALID_HID;
-  const qtm_obs_info *info = &qtm_obs_table[l->obs[j]];
-  int f32 = l->dtype == QTM_DTYPE_F32;
-  hid_t file_type = f32 ? H5T_IEEE_F32LE : H5T_IEEE_F64LE;
-  hid_t mem_type = f32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
-  float nan_f = NAN;
-  double nan_d = NAN;
-  const void *fill = f32 ? (const void *)&nan_f : (const void *)&nan_d;
-  char what[96];
-  (void)snprintf(what, sizeof what, "map %s", info->name);
+  stored_type st;
+  char what[PATH_CAP + 8];
+  (void)snprintf(what, sizeof what, "map %s", path);
+  if (!stored_type_of(dtype, &st)) return bad_arg(err, errcap, "%s: unknown dtype", what);
 
+  if ((rc = make_parent_groups(w->file, path, err, errcap)) != QTM_OK) goto cleanup;
   if ((rc = common_dcpl(&dcpl, what, err, errcap)) != QTM_OK) goto cleanup;
   if (w->naxes > 0) { /* a scalar dataset can be neither chunked nor filtered */
     hsize_t chunk[QTM_MAX_AXES];
@@ -229,21 +368,15 @@ static qtm_status create_map(qtm_h5_writer *w, const qtm_h5_layout *l, int j, co
       H5_CHECK(H5Pset_deflate(dcpl, (unsigned)l->gzip_level), "H5Pset_deflate", "%s", what);
     }
   }
-  H5_CHECK(H5Pset_fill_value(dcpl, mem_type, fill), "H5Pset_fill_value", "%s", what);
-  H5_CHECK(dset = H5Dcreate2(w->file, info->name, file_type, w->fspace, H5P_DEFAULT, dcpl,
-                             H5P_DEFAULT),
+  H5_CHECK(H5Pset_fill_value(dcpl, st.mem, &st.fill), "H5Pset_fill_value", "%s", what);
+  H5_CHECK(dset = H5Dcreate2(w->file, path, st.file, w->fspace, H5P_DEFAULT, dcpl, H5P_DEFAULT),
            "H5Dcreate2", "%s", what);
-  /* The attribute as well as the property: CF readers (xarray's mask decoding) look for the
-   * attribute, and netCDF-4 keeps the two equal, in the variable's own type. */
-  if ((rc = put_num_attr(dset, what, "_FillValue", file_type, mem_type, fill, err, errcap)) !=
-          QTM_OK ||
-      (rc = put_text_attr(dset, what, "units", info->unit, err, errcap)) != QTM_OK ||
-      (rc = put_text_attr(dset, what, "long_name", info->long_name, err, errcap)) != QTM_OK)
+  if ((rc = put_map_attrs(dset, what, &st, units, long_name, err, errcap)) != QTM_OK)
     goto cleanup;
   for (int k = 0; k < w->naxes; ++k)
     H5_CHECK(H5DSattach_scale(dset, coord[k], (unsigned)k), "H5DSattach_scale",
-             "axis %s to %s dimension %d", qtm_axis_name(l->grid->desc.axis_id[k]), what, k);
-  w->map[j] = dset;
+             "axis %s to %s dimension %d", qtm_axis_name(w->axis_id[k]), what, k);
+  *out = dset;
   dset = H5I_INVALID_HID;
 cleanup:
   qtm_h5_close(&dset, H5Dclose, "H5Dclose", what, &rc, err, errcap);
@@ -257,10 +390,14 @@ static void discard(qtm_h5_writer *w) {
   H5E_BEGIN_TRY {
     for (int j = 0; j < w->nobs; ++j)
       if (w->map[j] >= 0) H5Dclose(w->map[j]);
+    for (int m = 0; m < w->ndense; ++m)
+      if (w->dense[m].dset >= 0) H5Dclose(w->dense[m].dset);
     if (w->fspace >= 0) H5Sclose(w->fspace);
     if (w->file >= 0) H5Fclose(w->file);
   }
   H5E_END_TRY;
+  for (int m = 0; m < w->ndense; ++m) free(w->dense[m].name);
+  free(w->dense);
   free(w);
 }
 
@@ -292,10 +429,29 @@ qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
   }
   w->naxes = g->desc.naxes;
   for (int k = 0; k < w->naxes; ++k) {
+    w->axis_id[k] = g->desc.axis_id[k];
     w->shape[k] = (hsize_t)g->desc.shape[k];
     coord[k] = H5I_INVALID_HID;
   }
   w->dtype = layout->dtype;
+  w->gzip_level = layout->gzip_level;
+  if (layout->ndense > 0) {
+    if (!(w->dense = calloc((size_t)layout->ndense, sizeof *w->dense))) {
+      free(w);
+      if (err && errcap) (void)snprintf(err, errcap, "out of memory creating the HDF5 writer");
+      return QTM_ERR_NOMEM;
+    }
+    w->ndense = layout->ndense;
+    for (int m = 0; m < w->ndense; ++m) w->dense[m].dset = H5I_INVALID_HID; /* for discard */
+    for (int m = 0; m < w->ndense; ++m) {
+      w->dense[m].dtype = layout->dense[m].dtype;
+      if (!(w->dense[m].name = strdup(layout->dense[m].name))) {
+        discard(w);
+        if (err && errcap) (void)snprintf(err, errcap, "out of memory creating the HDF5 writer");
+        return QTM_ERR_NOMEM;
+      }
+    }
+  }
 
   qtm_h5_quiet_begin(&q);
   if (layout->gzip_level > 0 && w->naxes > 0) {
@@ -339,8 +495,18 @@ qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
   /* Coordinates first: netCDF numbers dimensions in the order it meets their scales. */
   for (int k = 0; k < w->naxes; ++k)
     if ((rc = create_coordinate(w->file, g, k, &coord[k], err, errcap)) != QTM_OK) goto cleanup;
-  for (int j = 0; j < w->nobs; ++j)
-    if ((rc = create_map(w, layout, j, coord, err, errcap)) != QTM_OK) goto cleanup;
+  for (int j = 0; j < w->nobs; ++j) {
+    const qtm_obs_info *info = &qtm_obs_table[w->obs[j]];
+    if ((rc = create_full_map(w, layout, info->name, w->dtype, info->unit, info->long_name,
+                              coord, &w->map[j], err, errcap)) != QTM_OK)
+      goto cleanup;
+  }
+  for (int m = 0; m < w->ndense; ++m) {
+    const qtm_dense_map *d = &layout->dense[m];
+    if ((rc = create_full_map(w, layout, d->name, d->dtype, d->units, d->long_name, coord,
+                              &w->dense[m].dset, err, errcap)) != QTM_OK)
+      goto cleanup;
+  }
   /* The structure and provenance on disk now: a scan killed before finish then leaves a file
    * that opens and says what it was (without the flush, HDF5 may have written nothing). */
   H5_CHECK(H5Fflush(w->file, H5F_SCOPE_LOCAL), "H5Fflush", "%s", path);
@@ -388,12 +554,16 @@ static qtm_status check_tile(const qtm_h5_writer *w, const qtm_tile *t, const qt
 }
 
 qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, const qtm_tile_out *out,
-                                    char *err, size_t errcap) {
+                                    const void *const *dense, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
   hid_t mspace = H5I_INVALID_HID;
   qtm_h5_quiet q;
   if (!w || !tile || !out) return bad_arg(err, errcap, "qtm_h5_writer_write_tile: no writer");
   if ((rc = check_tile(w, tile, out, err, errcap)) != QTM_OK) return rc;
+  for (int m = 0; m < w->ndense; ++m)
+    if (!dense || !dense[m])
+      return bad_arg(err, errcap, "tile %lld: no values of dense map %s", (long long)tile->index,
+                     w->dense[m].name);
   /* Memory type = file type (native little-endian IEEE): HDF5 copies without converting. */
   hid_t mem_type = w->dtype == QTM_DTYPE_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
   hid_t fsel = H5S_ALL, msel = H5S_ALL;
@@ -416,8 +586,216 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
   for (int j = 0; j < w->nobs; ++j)
     H5_CHECK(H5Dwrite(w->map[j], mem_type, msel, fsel, H5P_DEFAULT, out->data[j]), "H5Dwrite",
              "map %s tile %lld", qtm_obs_table[w->obs[j]].name, (long long)tile->index);
+  for (int m = 0; m < w->ndense; ++m) {
+    stored_type st;
+    (void)stored_type_of(w->dense[m].dtype, &st); /* known: checked at create */
+    H5_CHECK(H5Dwrite(w->dense[m].dset, st.mem, msel, fsel, H5P_DEFAULT, dense[m]), "H5Dwrite",
+             "map %s tile %lld", w->dense[m].name, (long long)tile->index);
+  }
 cleanup:
   qtm_h5_close(&mspace, H5Sclose, "H5Sclose", "tile memory dataspace", &rc, err, errcap);
+  qtm_h5_quiet_end(&q);
+  return rc;
+}
+
+/* ---- The analysis' outputs ------------------------------------------------------------------ */
+
+/* A map over the axes kept[0..nkept): dimension d is axis kept[d], its root coordinate attached
+ * as the scale, so netCDF clients name the dimensions after the axes as for the full maps.
+ * Written whole from m->data. Contiguous, or chunked in blocks of trailing rows when the file
+ * is compressed (so the compression applies): its size is the grid's over some axis sizes, up
+ * to nearly a full map's. */
+qtm_status qtm_h5_writer_put_reduced(qtm_h5_writer *w, const qtm_reduced_map *m, char *err,
+                                     size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+  hid_t coord = H5I_INVALID_HID;
+  hsize_t dims[QTM_MAX_AXES], chunk[QTM_MAX_AXES];
+  stored_type st;
+  char what[PATH_CAP + 8];
+  qtm_h5_quiet q;
+  if (err && errcap) err[0] = '\0';
+  if (!w || !m) return bad_arg(err, errcap, "qtm_h5_writer_put_reduced: no writer or map");
+  if (!m->name || !m->name[0] || strlen(m->name) >= PATH_CAP)
+    return bad_arg(err, errcap, "reduced map without a name or with one too long");
+  if (m->nkept < 0 || m->nkept > w->naxes)
+    return bad_arg(err, errcap, "reduced map %s keeps %d axes of %d", m->name, m->nkept,
+                   w->naxes);
+  for (int d = 0; d < m->nkept; ++d)
+    if (m->kept[d] < 0 || m->kept[d] >= w->naxes || (d > 0 && m->kept[d] <= m->kept[d - 1]))
+      return bad_arg(err, errcap, "reduced map %s: kept axes not ascending positions of the "
+                     "grid's %d axes", m->name, w->naxes);
+  if (!stored_type_of(m->dtype, &st))
+    return bad_arg(err, errcap, "reduced map %s: unknown dtype %d", m->name, (int)m->dtype);
+  if (!m->data) return bad_arg(err, errcap, "reduced map %s: no data", m->name);
+  (void)snprintf(what, sizeof what, "map %s", m->name);
+  for (int d = 0; d < m->nkept; ++d) dims[d] = w->shape[m->kept[d]];
+
+  qtm_h5_quiet_begin(&q);
+  if ((rc = make_parent_groups(w->file, m->name, err, errcap)) != QTM_OK) goto cleanup;
+  if (m->nkept > 0)
+    H5_CHECK(space = H5Screate_simple(m->nkept, dims, NULL), "H5Screate_simple", "%s", what);
+  else
+    H5_CHECK(space = H5Screate(H5S_SCALAR), "H5Screate", "%s", what);
+  if ((rc = common_dcpl(&dcpl, what, err, errcap)) != QTM_OK) goto cleanup;
+  if (w->gzip_level > 0 && m->nkept > 0) {
+    /* Trailing dimensions whole while they fit, then part of the next one: each chunk one
+     * contiguous run of rows, as a reader walking the map row-major wants them. */
+    hsize_t points = 1;
+    int d = m->nkept - 1;
+    for (; d >= 0 && points * dims[d] <= REDUCED_CHUNK_POINTS; --d) {
+      chunk[d] = dims[d];
+      points *= dims[d];
+    }
+    if (d >= 0) {
+      chunk[d] = REDUCED_CHUNK_POINTS / points > 0 ? REDUCED_CHUNK_POINTS / points : 1;
+      for (--d; d >= 0; --d) chunk[d] = 1;
+    }
+    H5_CHECK(H5Pset_chunk(dcpl, m->nkept, chunk), "H5Pset_chunk", "%s", what);
+    H5_CHECK(H5Pset_shuffle(dcpl), "H5Pset_shuffle", "%s", what);
+    H5_CHECK(H5Pset_deflate(dcpl, (unsigned)w->gzip_level), "H5Pset_deflate", "%s", what);
+  }
+  H5_CHECK(H5Pset_fill_value(dcpl, st.mem, &st.fill), "H5Pset_fill_value", "%s", what);
+  H5_CHECK(dset = H5Dcreate2(w->file, m->name, st.file, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+           "H5Dcreate2", "%s", what);
+  H5_CHECK(H5Dwrite(dset, st.mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, m->data), "H5Dwrite", "%s",
+           what);
+  if ((rc = put_map_attrs(dset, what, &st, m->units, m->long_name, err, errcap)) != QTM_OK)
+    goto cleanup;
+  for (int d = 0; d < m->nkept; ++d) {
+    const char *axis = qtm_axis_name(w->axis_id[m->kept[d]]);
+    H5_CHECK(coord = H5Dopen2(w->file, axis, H5P_DEFAULT), "H5Dopen2", "coordinate %s", axis);
+    H5_CHECK(H5DSattach_scale(dset, coord, (unsigned)d), "H5DSattach_scale",
+             "axis %s to %s dimension %d", axis, what, d);
+    qtm_h5_close(&coord, H5Dclose, "H5Dclose", axis, &rc, err, errcap);
+    if (rc != QTM_OK) goto cleanup;
+  }
+cleanup:
+  qtm_h5_close(&coord, H5Dclose, "H5Dclose", "coordinate", &rc, err, errcap);
+  qtm_h5_close(&dset, H5Dclose, "H5Dclose", what, &rc, err, errcap);
+  qtm_h5_close(&dcpl, H5Pclose, "H5Pclose", what, &rc, err, errcap);
+  qtm_h5_close(&space, H5Sclose, "H5Sclose", what, &rc, err, errcap);
+  qtm_h5_quiet_end(&q);
+  return rc;
+}
+
+/* A compound type of nfields members of type member, one per field name, packed in order. */
+static qtm_status row_type(const qtm_table *t, hid_t member, hid_t *out, char *err,
+                           size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t type = H5I_INVALID_HID;
+  size_t size = H5Tget_size(member);
+  if (size == 0) return qtm_h5_fail(err, errcap, "H5Tget_size", "fields of table %s", t->name);
+  H5_CHECK(type = H5Tcreate(H5T_COMPOUND, size * (size_t)t->nfields), "H5Tcreate",
+           "row type of table %s", t->name);
+  for (int i = 0; i < t->nfields; ++i)
+    H5_CHECK(H5Tinsert(type, t->fields[i], size * (size_t)i, member), "H5Tinsert",
+             "field %s of table %s", t->fields[i], t->name);
+  *out = type;
+  type = H5I_INVALID_HID;
+cleanup:
+  qtm_h5_close(&type, H5Tclose, "H5Tclose", t->name, &rc, err, errcap);
+  return rc;
+}
+
+/* A table as netCDF-4 clients can read it, which takes two companions beside the dataset
+ * NAME, found by trial (ncdump, xarray with both engines): its row type committed as NAME_t
+ * (netCDF-C lists a dataset of an anonymous compound type as no variable at all), and its row
+ * dimension NAME_row, a dimension scale marked as a netCDF dimension without variable
+ * (h5netcdf refuses to open a group holding a dataset without scales; netCDF-C would invent a
+ * phony dimension). */
+qtm_status qtm_h5_writer_put_table(qtm_h5_writer *w, const qtm_table *t, char *err,
+                                   size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t mtype = H5I_INVALID_HID, ftype = H5I_INVALID_HID, tcpl = H5I_INVALID_HID;
+  hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, dim = H5I_INVALID_HID;
+  hid_t dset = H5I_INVALID_HID;
+  char type_path[PATH_CAP + 8], dim_path[PATH_CAP + 8], what[PATH_CAP + 8];
+  char dim_mark[sizeof NC_DIM_WITHOUT_VARIABLE + 24];
+  qtm_h5_quiet q;
+  if (err && errcap) err[0] = '\0';
+  if (!w || !t) return bad_arg(err, errcap, "qtm_h5_writer_put_table: no writer or table");
+  if (!t->name || !t->name[0] || strlen(t->name) >= PATH_CAP)
+    return bad_arg(err, errcap, "table without a name or with one too long");
+  if (t->nfields < 1 || !t->fields)
+    return bad_arg(err, errcap, "table %s: %d fields", t->name, t->nfields);
+  for (int i = 0; i < t->nfields; ++i) {
+    if (!t->fields[i] || !t->fields[i][0])
+      return bad_arg(err, errcap, "table %s: field %d has no name", t->name, i);
+    for (int j = 0; j < i; ++j)
+      if (strcmp(t->fields[i], t->fields[j]) == 0)
+        return bad_arg(err, errcap, "table %s: field %s appears twice", t->name, t->fields[i]);
+  }
+  if (t->nrows < 0 || (t->nrows > 0 && !t->rows))
+    return bad_arg(err, errcap, "table %s: %lld rows without data", t->name,
+                   (long long)t->nrows);
+  (void)snprintf(what, sizeof what, "table %s", t->name);
+  (void)snprintf(type_path, sizeof type_path, "%s_t", t->name);
+  (void)snprintf(dim_path, sizeof dim_path, "%s_row", t->name);
+  /* netCDF-C's own form of the mark: the text, then the length in 10 columns. */
+  (void)snprintf(dim_mark, sizeof dim_mark, "%s%10lld", NC_DIM_WITHOUT_VARIABLE,
+                 (long long)t->nrows);
+  hsize_t nrows = (hsize_t)t->nrows;
+
+  qtm_h5_quiet_begin(&q);
+  if ((rc = make_parent_groups(w->file, t->name, err, errcap)) != QTM_OK) goto cleanup;
+  if ((rc = row_type(t, H5T_NATIVE_DOUBLE, &mtype, err, errcap)) != QTM_OK ||
+      (rc = row_type(t, H5T_IEEE_F64LE, &ftype, err, errcap)) != QTM_OK)
+    goto cleanup;
+  H5_CHECK(tcpl = H5Pcreate(H5P_DATATYPE_CREATE), "H5Pcreate", "type of %s", what);
+  H5_CHECK(H5Pset_obj_track_times(tcpl, 0), "H5Pset_obj_track_times", "type of %s", what);
+  H5_CHECK(H5Tcommit2(w->file, type_path, ftype, H5P_DEFAULT, tcpl, H5P_DEFAULT), "H5Tcommit2",
+           "%s", type_path);
+  H5_CHECK(space = H5Screate_simple(1, &nrows, NULL), "H5Screate_simple", "%s", what);
+  if ((rc = common_dcpl(&dcpl, what, err, errcap)) != QTM_OK) goto cleanup;
+  /* The dimension holds no data: never written, it takes no space in the file. */
+  H5_CHECK(dim = H5Dcreate2(w->file, dim_path, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl,
+                            H5P_DEFAULT),
+           "H5Dcreate2", "dimension %s", dim_path);
+  H5_CHECK(H5DSset_scale(dim, dim_mark), "H5DSset_scale", "dimension %s", dim_path);
+  H5_CHECK(dset = H5Dcreate2(w->file, t->name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+           "H5Dcreate2", "%s", what);
+  if (nrows > 0)
+    H5_CHECK(H5Dwrite(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->rows), "H5Dwrite", "%s",
+             what);
+  if ((rc = put_text_attr(dset, what, "long_name", t->long_name, err, errcap)) != QTM_OK)
+    goto cleanup;
+  H5_CHECK(H5DSattach_scale(dset, dim, 0), "H5DSattach_scale", "%s to %s", dim_path, what);
+cleanup:
+  qtm_h5_close(&dset, H5Dclose, "H5Dclose", what, &rc, err, errcap);
+  qtm_h5_close(&dim, H5Dclose, "H5Dclose", dim_path, &rc, err, errcap);
+  qtm_h5_close(&dcpl, H5Pclose, "H5Pclose", what, &rc, err, errcap);
+  qtm_h5_close(&space, H5Sclose, "H5Sclose", what, &rc, err, errcap);
+  qtm_h5_close(&tcpl, H5Pclose, "H5Pclose", what, &rc, err, errcap);
+  qtm_h5_close(&ftype, H5Tclose, "H5Tclose", what, &rc, err, errcap);
+  qtm_h5_close(&mtype, H5Tclose, "H5Tclose", what, &rc, err, errcap);
+  qtm_h5_quiet_end(&q);
+  return rc;
+}
+
+/* An attribute already there under the name is deleted first: HDF5 rewrites one in place only
+ * with its own type and shape, and a put must replace whatever the object held. */
+qtm_status qtm_h5_writer_put_attr(qtm_h5_writer *w, const qtm_scalar_attr *a, char *err,
+                                  size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t obj = H5I_INVALID_HID;
+  qtm_h5_quiet q;
+  if (err && errcap) err[0] = '\0';
+  if (!w || !a) return bad_arg(err, errcap, "qtm_h5_writer_put_attr: no writer or attribute");
+  if (!a->object || !a->object[0] || !a->name || !a->name[0])
+    return bad_arg(err, errcap, "attribute without an object or a name");
+
+  qtm_h5_quiet_begin(&q);
+  H5_CHECK(obj = H5Oopen(w->file, a->object, H5P_DEFAULT), "H5Oopen", "%s (for attribute %s)",
+           a->object, a->name);
+  htri_t exists = H5Aexists(obj, a->name);
+  H5_CHECK(exists, "H5Aexists", "attribute %s of %s", a->name, a->object);
+  if (exists)
+    H5_CHECK(H5Adelete(obj, a->name), "H5Adelete", "attribute %s of %s", a->name, a->object);
+  rc = put_num_attr(obj, a->object, a->name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &a->value, err,
+                    errcap);
+cleanup:
+  qtm_h5_close(&obj, H5Oclose, "H5Oclose", a->object, &rc, err, errcap);
   qtm_h5_quiet_end(&q);
   return rc;
 }
@@ -444,6 +822,8 @@ qtm_status qtm_h5_writer_finish(qtm_h5_writer *w, const char *end_time, double p
     goto cleanup;
   for (int j = 0; j < w->nobs; ++j)
     qtm_h5_close(&w->map[j], H5Dclose, "H5Dclose", qtm_obs_table[w->obs[j]].name, &rc, err, errcap);
+  for (int m = 0; m < w->ndense; ++m)
+    qtm_h5_close(&w->dense[m].dset, H5Dclose, "H5Dclose", w->dense[m].name, &rc, err, errcap);
   qtm_h5_close(&w->fspace, H5Sclose, "H5Sclose", "maps' dataspace", &rc, err, errcap);
   /* The last write happens here: a full disk may show only now. */
   qtm_h5_close(&w->file, H5Fclose, "H5Fclose", "the scan file", &rc, err, errcap);

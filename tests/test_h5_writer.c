@@ -2,10 +2,13 @@
  * tile (tiles in reverse order, with partial edge tiles) and read back through the HDF5 API,
  * never through the writer's own code: every map value at every point against the formula of
  * this file, dtypes, chunk shapes, filters, fill values, coordinate datasets, dimension scales
- * and their attachments, attributes, creation order, timestamps; then the failure paths (file
- * exists, bad layouts, mismatched tiles, abort) and the report of `qtmscan info`, through the
- * library and the built binary. Values are exact (small integers and quarters, exact in
- * float32), so every comparison is an equality. */
+ * and their attachments, attributes, creation order, timestamps; the analysis' outputs the
+ * same way (dense uint8/float maps in subgroups, maps over 0, 1 and 2 of the axes, tables as
+ * compound datasets with their row type and row dimension, attributes put and replaced); then
+ * the failure paths (file exists, bad layouts, mismatched tiles, bad analysis outputs, abort)
+ * and the report of `qtmscan info`, analysis section included, through the library and the
+ * built binary. Values are exact (small integers and quarters, exact in float32), so every
+ * comparison is an equality. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <criterion/criterion.h>
@@ -164,7 +167,7 @@ static int64_t scan_write(const scan_spec *s, const char *path, int64_t ntiles, 
   qtm_tile_out out;
   grid_make(s, &g, &t);
   out_alloc(s, &t, &out);
-  qtm_h5_layout layout = {&g, &t, s->nobs, s->obs, s->dtype, s->gzip};
+  qtm_h5_layout layout = {&g, &t, s->nobs, s->obs, s->dtype, s->gzip, 0, NULL};
   qtm_h5_writer *w = NULL;
   char err[512] = "";
   cr_assert_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err), QTM_OK,
@@ -181,7 +184,7 @@ static int64_t scan_write(const scan_spec *s, const char *path, int64_t ntiles, 
         break;
       }
     tile_fill(s, &tile, &out);
-    cr_assert_eq(qtm_h5_writer_write_tile(w, &tile, &out, err, sizeof err), QTM_OK,
+    cr_assert_eq(qtm_h5_writer_write_tile(w, &tile, &out, NULL, err, sizeof err), QTM_OK,
                  "write_tile %lld: %s", (long long)tile.index, err);
   }
   if (end == END_FINISH)
@@ -530,7 +533,7 @@ Test(h5_writer, create_fails_when_the_file_exists) {
   qtm_grid g;
   qtm_tiling t;
   grid_make(&s, &g, &t);
-  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip};
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL};
   qtm_h5_writer *w = (qtm_h5_writer *)&g; /* must come back NULL */
   cr_expect_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err),
                QTM_ERR_EXISTS);
@@ -562,7 +565,7 @@ Test(h5_writer, caller_error_printing_is_restored) {
   qtm_grid g;
   qtm_tiling t;
   grid_make(&s, &g, &t);
-  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip};
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL};
   qtm_h5_writer *w = NULL;
   char err[512] = "";
   cr_expect_eq(qtm_h5_writer_create("/nonexistent-dir/a.h5", &layout, &test_prov, &w, err,
@@ -584,10 +587,10 @@ Test(h5_writer, bad_layouts_are_rejected) {
   char path[256], err[512];
   scratch_path(path, sizeof path, "a.h5");
   int dup[] = {QTM_OBS_J, QTM_OBS_J};
-  qtm_h5_layout ok = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip};
+  qtm_h5_layout ok = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL};
   qtm_h5_layout bad[6];
   for (int i = 0; i < 6; ++i) bad[i] = ok;
-  bad[0].nobs = 0;
+  bad[0].nobs = -1;
   bad[1].obs = dup;
   bad[1].nobs = 2;
   bad[2].gzip_level = 10;
@@ -617,7 +620,7 @@ Test(h5_writer, mismatched_tiles_are_rejected) {
   out_alloc(&s, &t, &out);
   char path[256], err[512];
   scratch_path(path, sizeof path, "a.h5");
-  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip};
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL};
   qtm_h5_writer *w = NULL;
   cr_assert_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err), QTM_OK);
   qtm_tile tile;
@@ -625,18 +628,23 @@ Test(h5_writer, mismatched_tiles_are_rejected) {
   qtm_tile bad = tile;
   bad.count[1] += 1; /* past the edge */
   bad.npoints = bad.count[0] * bad.count[1] * bad.count[2];
-  cr_expect_eq(qtm_h5_writer_write_tile(w, &bad, &out, err, sizeof err), QTM_ERR_INVALID_ARG);
+  cr_expect_eq(qtm_h5_writer_write_tile(w, &bad, &out, NULL, err, sizeof err),
+               QTM_ERR_INVALID_ARG);
   bad = tile;
   bad.npoints += 1;
-  cr_expect_eq(qtm_h5_writer_write_tile(w, &bad, &out, err, sizeof err), QTM_ERR_INVALID_ARG);
+  cr_expect_eq(qtm_h5_writer_write_tile(w, &bad, &out, NULL, err, sizeof err),
+               QTM_ERR_INVALID_ARG);
   qtm_tile_out o2 = out;
   o2.dtype = QTM_DTYPE_F64;
-  cr_expect_eq(qtm_h5_writer_write_tile(w, &tile, &o2, err, sizeof err), QTM_ERR_INVALID_ARG);
+  cr_expect_eq(qtm_h5_writer_write_tile(w, &tile, &o2, NULL, err, sizeof err),
+               QTM_ERR_INVALID_ARG);
   o2 = out;
   o2.obs[1] = QTM_OBS_J_rev;
-  cr_expect_eq(qtm_h5_writer_write_tile(w, &tile, &o2, err, sizeof err), QTM_ERR_INVALID_ARG);
+  cr_expect_eq(qtm_h5_writer_write_tile(w, &tile, &o2, NULL, err, sizeof err),
+               QTM_ERR_INVALID_ARG);
   tile_fill(&s, &tile, &out);
-  cr_expect_eq(qtm_h5_writer_write_tile(w, &tile, &out, err, sizeof err), QTM_OK, "%s", err);
+  cr_expect_eq(qtm_h5_writer_write_tile(w, &tile, &out, NULL, err, sizeof err), QTM_OK, "%s",
+               err);
   qtm_h5_writer_abort(w);
   out_free(&out);
   qtm_grid_free(&g);
@@ -683,7 +691,7 @@ Test(h5_writer, large_config_text) {
   text[n] = '\0';
   qtm_h5_provenance prov = test_prov;
   prov.config_text = text;
-  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip};
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL};
   qtm_h5_writer *w = NULL;
   scratch_path(path, sizeof path, "a.h5");
   cr_assert_eq(qtm_h5_writer_create(path, &layout, &prov, &w, err, sizeof err), QTM_OK, "%s",
@@ -694,6 +702,512 @@ Test(h5_writer, large_config_text) {
   H5Fclose(f);
   free(text);
   qtm_grid_free(&g);
+}
+
+/* ---- The analysis' outputs ----------------------------------------------------------------- */
+
+static void expect_has(const char *text, const char *needle) {
+  cr_expect(strstr(text, needle) != NULL, "missing \"%s\" in:\n%s", needle, text);
+}
+
+/* Dense maps of the analysis, with values from the flat row-major index p of a point, exact in
+ * their dtype: a mask of 0, 1, 2 with the fill value 255 written at some points (a mask's
+ * "undefined"), a float64 score with NaN at others, a float32 map in a deeper group. */
+static const qtm_dense_map test_dense[] = {
+    {"analysis/ndtc", QTM_DTYPE_U8, "1", "NDTC mask"},
+    {"analysis/score", QTM_DTYPE_F64, "E", "a score"},
+    {"analysis/deeper/half", QTM_DTYPE_F32, "1", "half the index"},
+};
+#define NDENSE ((int)(sizeof test_dense / sizeof test_dense[0]))
+
+static unsigned char dense_u8(int64_t p) { return p % 13 == 5 ? 255 : (unsigned char)(p % 3); }
+static double dense_f64(int64_t p) { return p % 17 == 2 ? NAN : (double)p + 0.125; }
+static float dense_f32(int64_t p) { return 0.5f * (float)p; }
+
+/* Maps over fewer axes of the three-axes grid (TL 7, gamma_ratio 5, g 9), values from their
+ * own row-major index q: a scalar, one over gamma_ratio, a uint8 one over (TL, g) with the fill
+ * at some points. */
+static double reduced_f64(int64_t q) { return q == 3 ? NAN : (double)q + 0.5; }
+static unsigned char reduced_u8(int64_t q) { return q % 10 == 7 ? 255 : (unsigned char)q; }
+
+/* Tables: 7 rows of 4 fields, field f of row r = 10 r + f + 0.25; and one of 0 rows. */
+static const char *const table_fields[] = {"omega", "TL", "contrast", "J_rev"};
+#define NFIELDS 4
+#define NROWS 7
+static double table_value(int r, int f) { return 10.0 * r + f + 0.25; }
+
+/* Index of the point of tile coordinates l in the whole grid, row-major. */
+static int64_t flat_index(const scan_spec *s, const qtm_tile *tile, int64_t l) {
+  int64_t idx[QTM_MAX_AXES], flat = 0;
+  qtm_tile_coord(tile, s->naxes, l, idx);
+  for (int k = 0; k < s->naxes; ++k) flat = flat * s->count[k] + idx[k];
+  return flat;
+}
+
+/* Writes a three-axes scan with the dense maps (tiles last to first, `ntiles` of them: all when
+ * < 0), then the maps over fewer axes, the tables, the attributes (ndtc_count put twice: the
+ * second value must replace the first), and finishes. */
+static void analysis_write(const scan_spec *s, const char *path, int64_t ntiles) {
+  qtm_grid g;
+  qtm_tiling t;
+  qtm_tile_out out;
+  grid_make(s, &g, &t);
+  out_alloc(s, &t, &out);
+  unsigned char *u8 = malloc((size_t)t.max_tile_points);
+  double *f64 = malloc((size_t)t.max_tile_points * sizeof *f64);
+  float *f32 = malloc((size_t)t.max_tile_points * sizeof *f32);
+  cr_assert(u8 && f64 && f32);
+  const void *const dense[NDENSE] = {u8, f64, f32};
+  qtm_h5_layout layout = {&g, &t, s->nobs, s->obs, s->dtype, s->gzip, NDENSE, test_dense};
+  qtm_h5_writer *w = NULL;
+  char err[512] = "";
+  cr_assert_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err), QTM_OK,
+               "create: %s", err);
+  if (ntiles < 0 || ntiles > t.ntiles) ntiles = t.ntiles;
+  for (int64_t n = 0; n < ntiles; ++n) {
+    qtm_tile tile;
+    qtm_tiling_tile(&t, &g, t.ntiles - 1 - n, &tile);
+    tile_fill(s, &tile, &out);
+    for (int64_t l = 0; l < tile.npoints; ++l) {
+      int64_t p = flat_index(s, &tile, l);
+      u8[l] = dense_u8(p);
+      f64[l] = dense_f64(p);
+      f32[l] = dense_f32(p);
+    }
+    cr_assert_eq(qtm_h5_writer_write_tile(w, &tile, &out, dense, err, sizeof err), QTM_OK,
+                 "write_tile %lld: %s", (long long)tile.index, err);
+  }
+
+  double r0 = 3.25, r1[5];
+  unsigned char r2[7 * 9];
+  for (int q = 0; q < 5; ++q) r1[q] = reduced_f64(q);
+  for (int q = 0; q < 7 * 9; ++q) r2[q] = reduced_u8(q);
+  const qtm_reduced_map reduced[] = {
+      {"analysis/r0", 0, {0}, QTM_DTYPE_F64, &r0, "1", "a scalar"},
+      {"analysis/r1", 1, {1}, QTM_DTYPE_F64, r1, "E", "over gamma_ratio"},
+      {"analysis/r2", 2, {0, 2}, QTM_DTYPE_U8, r2, "1", "over TL and g"},
+  };
+  for (size_t i = 0; i < sizeof reduced / sizeof reduced[0]; ++i)
+    cr_assert_eq(qtm_h5_writer_put_reduced(w, &reduced[i], err, sizeof err), QTM_OK,
+                 "put_reduced %s: %s", reduced[i].name, err);
+
+  double rows[NROWS * NFIELDS];
+  for (int r = 0; r < NROWS; ++r)
+    for (int f = 0; f < NFIELDS; ++f) rows[r * NFIELDS + f] = table_value(r, f);
+  const qtm_table tables[] = {
+      {"analysis/top_k", NFIELDS, table_fields, NROWS, rows, "top rows"},
+      {"analysis/pareto", NFIELDS, table_fields, 0, NULL, "no rows"},
+  };
+  for (size_t i = 0; i < sizeof tables / sizeof tables[0]; ++i)
+    cr_assert_eq(qtm_h5_writer_put_table(w, &tables[i], err, sizeof err), QTM_OK,
+                 "put_table %s: %s", tables[i].name, err);
+
+  const qtm_scalar_attr attrs[] = {
+      {"analysis", "ndtc_count", 12.0},
+      {"analysis/ndtc", "ndtc_fraction", 0.25},
+      {"analysis", "ndtc_count", 42.0},
+      {"/", "analysis_points", 315.0},
+  };
+  for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; ++i)
+    cr_assert_eq(qtm_h5_writer_put_attr(w, &attrs[i], err, sizeof err), QTM_OK,
+                 "put_attr %s of %s: %s", attrs[i].name, attrs[i].object, err);
+  cr_assert_eq(qtm_h5_writer_finish(w, "2026-01-02T03:04:06Z", 1234.5, err, sizeof err), QTM_OK,
+               "finish: %s", err);
+  free(u8);
+  free(f64);
+  free(f32);
+  out_free(&out);
+  qtm_grid_free(&g);
+}
+
+/* Dimension d of dset has one scale, the root coordinate of axis kept[d], attached to no other
+ * dimension. */
+static void expect_scales(hid_t file, hid_t dset, const char *what, const scan_spec *s,
+                          int rank, const int *kept) {
+  for (int d = 0; d < rank; ++d) cr_expect_eq(H5DSget_num_scales(dset, (unsigned)d), 1);
+  for (int k = 0; k < s->naxes; ++k) {
+    hid_t c = H5Dopen2(file, qtm_axis_name(s->axis_id[k]), H5P_DEFAULT);
+    cr_assert_geq(c, 0);
+    for (int d = 0; d < rank; ++d)
+      cr_expect_eq(H5DSis_attached(dset, c, (unsigned)d), kept[d] == k,
+                   "%s: axis %d attached to dimension %d", what, k, d);
+    H5Dclose(c);
+  }
+}
+
+/* Chunked by chunk[0..rank) (NULL: contiguous), shuffle+deflate when gzip > 0. */
+static void expect_storage(hid_t dcpl, const char *what, int rank, const hsize_t *chunk,
+                           int gzip) {
+  if (!chunk) {
+    cr_expect_eq(H5Pget_layout(dcpl), H5D_CONTIGUOUS, "%s not contiguous", what);
+    cr_expect_eq(H5Pget_nfilters(dcpl), 0, "%s filtered", what);
+    return;
+  }
+  hsize_t got[QTM_MAX_AXES];
+  cr_assert_eq(H5Pget_layout(dcpl), H5D_CHUNKED, "%s not chunked", what);
+  cr_assert_eq(H5Pget_chunk(dcpl, rank, got), rank);
+  for (int d = 0; d < rank; ++d) cr_expect_eq(got[d], chunk[d], "%s chunk dim %d", what, d);
+  int nfilters = H5Pget_nfilters(dcpl);
+  if (gzip > 0) {
+    cr_assert_eq(nfilters, 2, "%s: %d filters", what, nfilters);
+    unsigned flags, cd[4];
+    size_t ncd = 4;
+    cr_expect_eq(H5Pget_filter2(dcpl, 0, &flags, &ncd, cd, 0, NULL, NULL), H5Z_FILTER_SHUFFLE);
+    ncd = 4;
+    cr_expect_eq(H5Pget_filter2(dcpl, 1, &flags, &ncd, cd, 0, NULL, NULL), H5Z_FILTER_DEFLATE);
+    cr_expect_eq(cd[0], (unsigned)gzip, "%s deflate level", what);
+  } else {
+    cr_expect_eq(nfilters, 0, "%s: %d filters", what, nfilters);
+  }
+}
+
+/* The fill of a map in its own type: the property and the _FillValue attribute, 255 for
+ * uint8, NaN for floats. */
+static void expect_fill(hid_t dset, hid_t dcpl, const char *what, hid_t ftype) {
+  H5D_fill_value_t defined;
+  cr_assert_geq(H5Pfill_value_defined(dcpl, &defined), 0);
+  cr_expect_eq(defined, H5D_FILL_VALUE_USER_DEFINED, "%s fill", what);
+  double fill = 0;
+  cr_assert_geq(H5Pget_fill_value(dcpl, H5T_NATIVE_DOUBLE, &fill), 0);
+  double attr = attr_number(dset, "_FillValue", ftype);
+  if (H5Tget_class(ftype) == H5T_INTEGER) {
+    cr_expect_eq(fill, 255.0, "%s fill property %g", what, fill);
+    cr_expect_eq(attr, 255.0, "%s _FillValue %g", what, attr);
+  } else {
+    cr_expect(isnan(fill), "%s fill property %g", what, fill);
+    cr_expect(isnan(attr), "%s _FillValue %g", what, attr);
+  }
+}
+
+static void expect_group(hid_t file, const char *path) {
+  hid_t grp = H5Gopen2(file, path, H5P_DEFAULT);
+  cr_assert_geq(grp, 0, "group %s missing", path);
+  hid_t gcpl = H5Gget_create_plist(grp);
+  unsigned lflags = 0, aflags = 0;
+  cr_assert_geq(H5Pget_link_creation_order(gcpl, &lflags), 0);
+  cr_assert_geq(H5Pget_attr_creation_order(gcpl, &aflags), 0);
+  cr_expect_eq(lflags, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED, "group %s links", path);
+  cr_expect_eq(aflags, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED, "group %s attrs", path);
+  H5Pclose(gcpl);
+  H5Gclose(grp);
+  expect_no_times(file, path);
+}
+
+/* Every dense map: type, shape, chunks and filters of the maps, fill, attributes, scales, and
+ * every value (points of tiles not written, the first ntiles - written ones, read as the fill;
+ * written < 0: all). */
+static void check_dense(hid_t file, const scan_spec *s, int64_t written) {
+  qtm_grid g;
+  qtm_tiling t;
+  grid_make(s, &g, &t);
+  size_t n = (size_t)g.npoints;
+  unsigned char *was_written = calloc(n, 1);
+  cr_assert_not_null(was_written);
+  if (written < 0 || written > t.ntiles) written = t.ntiles;
+  for (int64_t ti = t.ntiles - written; ti < t.ntiles; ++ti) {
+    qtm_tile tile;
+    qtm_tiling_tile(&t, &g, ti, &tile);
+    for (int64_t l = 0; l < tile.npoints; ++l) was_written[flat_index(s, &tile, l)] = 1;
+  }
+  hsize_t chunk[QTM_MAX_AXES];
+  int all[QTM_MAX_AXES];
+  for (int k = 0; k < s->naxes; ++k) {
+    chunk[k] = (hsize_t)t.tile_shape[k];
+    all[k] = k;
+  }
+  expect_group(file, "analysis");
+  expect_group(file, "analysis/deeper");
+  for (int m = 0; m < NDENSE; ++m) {
+    const qtm_dense_map *dm = &test_dense[m];
+    hid_t d = H5Dopen2(file, dm->name, H5P_DEFAULT);
+    cr_assert_geq(d, 0, "%s missing", dm->name);
+    hid_t ft = H5Dget_type(d), sp = H5Dget_space(d), dcpl = H5Dget_create_plist(d);
+    hid_t want = dm->dtype == QTM_DTYPE_U8    ? H5T_STD_U8LE
+                 : dm->dtype == QTM_DTYPE_F64 ? H5T_IEEE_F64LE
+                                              : H5T_IEEE_F32LE;
+    cr_expect_gt(H5Tequal(ft, want), 0, "%s dtype", dm->name);
+    cr_assert_eq(H5Sget_simple_extent_ndims(sp), s->naxes);
+    hsize_t dims[QTM_MAX_AXES];
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    for (int k = 0; k < s->naxes; ++k) cr_expect_eq(dims[k], (hsize_t)s->count[k]);
+    expect_storage(dcpl, dm->name, s->naxes, chunk, s->gzip);
+    expect_fill(d, dcpl, dm->name, want);
+    expect_attr_string(d, "units", dm->units);
+    expect_attr_string(d, "long_name", dm->long_name);
+    expect_scales(file, d, dm->name, s, s->naxes, all);
+    expect_no_times(file, dm->name);
+
+    double *v = malloc(n * sizeof *v); /* every dtype read as double: values are exact */
+    cr_assert_not_null(v);
+    cr_assert_geq(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0);
+    for (size_t p = 0; p < n; ++p) {
+      double w = dm->dtype == QTM_DTYPE_U8    ? (was_written[p] ? dense_u8((int64_t)p) : 255)
+                 : dm->dtype == QTM_DTYPE_F64 ? (was_written[p] ? dense_f64((int64_t)p) : NAN)
+                                              : (was_written[p] ? dense_f32((int64_t)p) : NAN);
+      if (isnan(w))
+        cr_assert(isnan(v[p]), "%s point %zu: %g, want NaN", dm->name, p, v[p]);
+      else
+        cr_assert_eq(v[p], w, "%s point %zu: %g, want %g", dm->name, p, v[p], w);
+    }
+    free(v);
+    H5Pclose(dcpl);
+    H5Tclose(ft);
+    H5Sclose(sp);
+    H5Dclose(d);
+  }
+  free(was_written);
+  qtm_grid_free(&g);
+}
+
+/* The maps over fewer axes: shape, type, storage (contiguous unless compressed), fill, scales on
+ * the right dimensions, values. */
+static void check_reduced(hid_t file, const scan_spec *s) {
+  static const struct {
+    const char *name;
+    int rank, kept[2];
+    hsize_t dims[2], chunk[2];
+    int u8;
+  } want[] = {
+      {"analysis/r0", 0, {0, 0}, {0, 0}, {0, 0}, 0},
+      {"analysis/r1", 1, {1, 0}, {5, 0}, {5, 0}, 0},
+      {"analysis/r2", 2, {0, 2}, {7, 9}, {7, 9}, 1},
+  };
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; ++i) {
+    const char *name = want[i].name;
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    cr_assert_geq(d, 0, "%s missing", name);
+    hid_t ft = H5Dget_type(d), sp = H5Dget_space(d), dcpl = H5Dget_create_plist(d);
+    hid_t ftype = want[i].u8 ? H5T_STD_U8LE : H5T_IEEE_F64LE;
+    cr_expect_gt(H5Tequal(ft, ftype), 0, "%s dtype", name);
+    int rank = want[i].rank;
+    if (rank == 0) {
+      cr_expect_eq(H5Sget_simple_extent_type(sp), H5S_SCALAR, "%s not scalar", name);
+    } else {
+      hsize_t dims[2];
+      cr_assert_eq(H5Sget_simple_extent_ndims(sp), rank, "%s rank", name);
+      H5Sget_simple_extent_dims(sp, dims, NULL);
+      for (int k = 0; k < rank; ++k) cr_expect_eq(dims[k], want[i].dims[k], "%s dim %d", name, k);
+      expect_scales(file, d, name, s, rank, want[i].kept);
+    }
+    /* Small maps: one chunk of the whole, compressed like the maps. */
+    expect_storage(dcpl, name, rank, s->gzip > 0 && rank > 0 ? want[i].chunk : NULL, s->gzip);
+    expect_fill(d, dcpl, name, ftype);
+    expect_attr_string(d, "units", rank == 1 ? "E" : "1");
+    expect_no_times(file, name);
+    hsize_t n = rank == 0 ? 1 : rank == 1 ? want[i].dims[0] : want[i].dims[0] * want[i].dims[1];
+    double v[63];
+    cr_assert_geq(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0);
+    for (hsize_t q = 0; q < n; ++q) {
+      double w = rank == 0 ? 3.25 : rank == 1 ? reduced_f64((int64_t)q)
+                                              : reduced_u8((int64_t)q);
+      if (isnan(w))
+        cr_expect(isnan(v[q]), "%s[%llu] = %g, want NaN", name, (unsigned long long)q, v[q]);
+      else
+        cr_expect_eq(v[q], w, "%s[%llu] = %g, want %g", name, (unsigned long long)q, v[q], w);
+    }
+    H5Pclose(dcpl);
+    H5Tclose(ft);
+    H5Sclose(sp);
+    H5Dclose(d);
+  }
+}
+
+/* A table: a compound of float64 fields in order, of the committed type NAME_t, over the row
+ * dimension NAME_row (a scale marked as a netCDF dimension without variable); values. */
+static void check_table(hid_t file, const char *name, int nrows) {
+  char path[128];
+  hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+  cr_assert_geq(d, 0, "%s missing", name);
+  hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
+  cr_assert_eq(H5Tget_class(ft), H5T_COMPOUND, "%s not compound", name);
+  cr_expect_gt(H5Tcommitted(ft), 0, "%s: type not committed", name);
+  snprintf(path, sizeof path, "%s_t", name);
+  hid_t named = H5Topen2(file, path, H5P_DEFAULT);
+  cr_assert_geq(named, 0, "%s missing", path);
+  cr_expect_gt(H5Tequal(ft, named), 0, "%s is not of type %s", name, path);
+  H5Tclose(named);
+  expect_no_times(file, path);
+  cr_assert_eq(H5Tget_nmembers(ft), NFIELDS);
+  for (int f = 0; f < NFIELDS; ++f) {
+    char *mname = H5Tget_member_name(ft, (unsigned)f);
+    cr_expect_str_eq(mname, table_fields[f], "%s field %d", name, f);
+    H5free_memory(mname);
+    hid_t mt = H5Tget_member_type(ft, (unsigned)f);
+    cr_expect_gt(H5Tequal(mt, H5T_IEEE_F64LE), 0, "%s field %d not float64", name, f);
+    cr_expect_eq(H5Tget_member_offset(ft, (unsigned)f), (size_t)f * 8);
+    H5Tclose(mt);
+  }
+  cr_assert_eq(H5Sget_simple_extent_ndims(sp), 1);
+  hsize_t n = 99;
+  H5Sget_simple_extent_dims(sp, &n, NULL);
+  cr_assert_eq(n, (hsize_t)nrows, "%s rows", name);
+  /* Fields read by name, in reverse order: HDF5 matches members by name, not position. */
+  hid_t mt = H5Tcreate(H5T_COMPOUND, NFIELDS * sizeof(double));
+  for (int f = 0; f < NFIELDS; ++f)
+    H5Tinsert(mt, table_fields[f], (size_t)(NFIELDS - 1 - f) * sizeof(double),
+              H5T_NATIVE_DOUBLE);
+  if (nrows > 0) {
+    double rows[NROWS * NFIELDS];
+    cr_assert_geq(H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows), 0);
+    for (int r = 0; r < nrows; ++r)
+      for (int f = 0; f < NFIELDS; ++f)
+        cr_expect_eq(rows[r * NFIELDS + NFIELDS - 1 - f], table_value(r, f), "%s[%d].%s", name,
+                     r, table_fields[f]);
+  }
+  H5Tclose(mt);
+  snprintf(path, sizeof path, "%s_row", name);
+  hid_t dim = H5Dopen2(file, path, H5P_DEFAULT);
+  cr_assert_geq(dim, 0, "%s missing", path);
+  cr_expect_gt(H5DSis_scale(dim), 0, "%s not a scale", path);
+  char sname[128] = "", want[128];
+  cr_expect_gt(H5DSget_scale_name(dim, sname, sizeof sname), 0);
+  snprintf(want, sizeof want, "This is a netCDF dimension but not a netCDF variable.%10d", nrows);
+  cr_expect_str_eq(sname, want, "%s scale name", path);
+  cr_expect_gt(H5DSis_attached(d, dim, 0), 0, "%s not attached to %s", path, name);
+  expect_no_times(file, path);
+  H5Dclose(dim);
+  expect_attr_string(d, "long_name", nrows ? "top rows" : "no rows");
+  expect_no_times(file, name);
+  H5Tclose(ft);
+  H5Sclose(sp);
+  H5Dclose(d);
+}
+
+static void check_analysis(const char *path, const scan_spec *s, int64_t written) {
+  hid_t f = open_ro(path);
+  check_global_attrs(f, 1);
+  check_coordinates(f, s);
+  check_dense(f, s, written);
+  check_reduced(f, s);
+  check_table(f, "analysis/top_k", NROWS);
+  check_table(f, "analysis/pareto", 0);
+  hid_t grp = H5Gopen2(f, "analysis", H5P_DEFAULT);
+  cr_expect_eq(attr_number(grp, "ndtc_count", H5T_IEEE_F64LE), 42.0, "the second put wins");
+  H5Gclose(grp);
+  hid_t d = H5Dopen2(f, "analysis/ndtc", H5P_DEFAULT);
+  cr_expect_eq(attr_number(d, "ndtc_fraction", H5T_IEEE_F64LE), 0.25);
+  H5Dclose(d);
+  cr_expect_eq(attr_number(f, "analysis_points", H5T_IEEE_F64LE), 315.0);
+  cr_assert_geq(H5Fclose(f), 0);
+}
+
+Test(h5_writer, analysis_outputs_compressed) {
+  scan_spec s = three_axes(QTM_DTYPE_F32, 4);
+  char path[256];
+  scratch_path(path, sizeof path, "a.h5");
+  analysis_write(&s, path, -1);
+  check_analysis(path, &s, -1);
+}
+
+/* Uncompressed, float64 maps, and tiles left unwritten: their points read as the fill. */
+Test(h5_writer, analysis_outputs_uncompressed_partly_written) {
+  scan_spec s = three_axes(QTM_DTYPE_F64, 0);
+  char path[256];
+  scratch_path(path, sizeof path, "a.h5");
+  analysis_write(&s, path, 5);
+  check_analysis(path, &s, 5);
+}
+
+Test(h5_writer, analysis_outputs_give_the_same_bytes) {
+  scan_spec s = three_axes(QTM_DTYPE_F32, 4);
+  char p1[256], p2[256];
+  scratch_path(p1, sizeof p1, "a.h5");
+  scratch_path(p2, sizeof p2, "b.h5");
+  analysis_write(&s, p1, -1);
+  sleep(1); /* a timestamp, were one stored, would differ */
+  analysis_write(&s, p2, -1);
+  size_t n1, n2;
+  char *b1 = slurp_file(p1, &n1), *b2 = slurp_file(p2, &n2);
+  cr_expect(n1 == n2 && memcmp(b1, b2, n1) == 0, "two writes of one scan differ");
+  free(b1);
+  free(b2);
+}
+
+Test(h5_writer, analysis_bad_arguments_are_rejected) {
+  cr_redirect_stderr();
+  scan_spec s = three_axes(QTM_DTYPE_F32, 0);
+  qtm_grid g;
+  qtm_tiling t;
+  qtm_tile_out out;
+  grid_make(&s, &g, &t);
+  out_alloc(&s, &t, &out);
+  char path[256], err[512];
+  scratch_path(path, sizeof path, "a.h5");
+
+  /* Layouts: unknown dtype, a name twice, an observable's name, no name, no descriptions. */
+  qtm_dense_map bad_dense[5][2] = {
+      {{"analysis/x", (qtm_dtype)7, "1", "x"}, {"analysis/y", QTM_DTYPE_U8, "1", "y"}},
+      {{"analysis/x", QTM_DTYPE_U8, "1", "x"}, {"analysis/x", QTM_DTYPE_F64, "1", "x"}},
+      {{"analysis/x", QTM_DTYPE_U8, "1", "x"}, {"J", QTM_DTYPE_F64, "1", "x"}},
+      {{"analysis/x", QTM_DTYPE_U8, "1", "x"}, {"", QTM_DTYPE_F64, "1", "x"}},
+      {{"analysis/x", QTM_DTYPE_U8, "1", "x"}, {NULL, QTM_DTYPE_F64, "1", "x"}},
+  };
+  for (int i = 0; i < 6; ++i) {
+    qtm_h5_layout l = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 2, i < 5 ? bad_dense[i] : NULL};
+    qtm_h5_writer *w = NULL;
+    err[0] = '\0';
+    cr_expect_eq(qtm_h5_writer_create(path, &l, &test_prov, &w, err, sizeof err),
+                 QTM_ERR_INVALID_ARG, "layout %d", i);
+    cr_expect_null(w);
+    cr_expect_neq(err[0], '\0', "layout %d: no message", i);
+    cr_expect_neq(access(path, F_OK), 0, "layout %d: a file was left", i);
+  }
+
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 1, test_dense};
+  qtm_h5_writer *w = NULL;
+  cr_assert_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err), QTM_OK,
+               "%s", err);
+  qtm_tile tile;
+  qtm_tiling_tile(&t, &g, 0, &tile);
+  tile_fill(&s, &tile, &out);
+  const void *no_values[1] = {NULL};
+  cr_expect_eq(qtm_h5_writer_write_tile(w, &tile, &out, NULL, err, sizeof err),
+               QTM_ERR_INVALID_ARG);
+  cr_expect_eq(qtm_h5_writer_write_tile(w, &tile, &out, no_values, err, sizeof err),
+               QTM_ERR_INVALID_ARG);
+  expect_has(err, "analysis/ndtc");
+
+  double v[64] = {0};
+  qtm_reduced_map rm[7] = {
+      {"analysis/m", 4, {0, 1, 2, 2}, QTM_DTYPE_F64, v, "1", "more axes than the grid"},
+      {"analysis/m", 2, {2, 1}, QTM_DTYPE_F64, v, "1", "not ascending"},
+      {"analysis/m", 2, {0, 3}, QTM_DTYPE_F64, v, "1", "outside the grid"},
+      {"analysis/m", 1, {0}, (qtm_dtype)7, v, "1", "unknown dtype"},
+      {"analysis/m", 1, {0}, QTM_DTYPE_F64, NULL, "1", "no data"},
+      {NULL, 1, {0}, QTM_DTYPE_F64, v, "1", "no name"},
+      {"analysis/m", -1, {0}, QTM_DTYPE_F64, v, "1", "negative"},
+  };
+  for (int i = 0; i < 7; ++i)
+    cr_expect_eq(qtm_h5_writer_put_reduced(w, &rm[i], err, sizeof err), QTM_ERR_INVALID_ARG,
+                 "reduced map %d (%s)", i, rm[i].long_name);
+  /* A name HDF5 refuses (the root's map J exists): an I/O error naming the call. */
+  qtm_reduced_map clash = {"J", 1, {0}, QTM_DTYPE_F64, v, "1", "clash"};
+  cr_expect_eq(qtm_h5_writer_put_reduced(w, &clash, err, sizeof err), QTM_ERR_IO);
+  expect_has(err, "H5Dcreate2 map J");
+
+  const char *dup[] = {"a", "b", "a"}, *unnamed[] = {"a", NULL};
+  qtm_table tb[5] = {
+      {"analysis/t", 0, table_fields, 1, v, "no fields"},
+      {"analysis/t", 3, dup, 1, v, "a field twice"},
+      {"analysis/t", 2, unnamed, 1, v, "a field without a name"},
+      {"analysis/t", 2, table_fields, 2, NULL, "rows without data"},
+      {"analysis/t", 2, table_fields, -1, v, "negative rows"},
+  };
+  for (int i = 0; i < 5; ++i)
+    cr_expect_eq(qtm_h5_writer_put_table(w, &tb[i], err, sizeof err), QTM_ERR_INVALID_ARG,
+                 "table %d (%s)", i, tb[i].long_name);
+
+  qtm_scalar_attr a0 = {NULL, "x", 1.0}, a1 = {"analysis", "", 1.0};
+  qtm_scalar_attr a2 = {"analysis/nothing", "x", 1.0};
+  cr_expect_eq(qtm_h5_writer_put_attr(w, &a0, err, sizeof err), QTM_ERR_INVALID_ARG);
+  cr_expect_eq(qtm_h5_writer_put_attr(w, &a1, err, sizeof err), QTM_ERR_INVALID_ARG);
+  cr_expect_eq(qtm_h5_writer_put_attr(w, &a2, err, sizeof err), QTM_ERR_IO);
+  expect_has(err, "H5Oopen analysis/nothing");
+  qtm_h5_writer_abort(w);
+  out_free(&out);
+  qtm_grid_free(&g);
+  fflush(stderr);
+  cr_expect_stderr_eq_str("", "HDF5 printed its error stack");
 }
 
 /* ---- qtmscan info -------------------------------------------------------------------------- */
@@ -716,9 +1230,6 @@ static char *info_text(const char *path, qtm_status want) {
   return text;
 }
 
-static void expect_has(const char *text, const char *needle) {
-  cr_expect(strstr(text, needle) != NULL, "missing \"%s\" in:\n%s", needle, text);
-}
 
 Test(h5_info, complete_scan) {
   scan_spec s = three_axes(QTM_DTYPE_F32, 4);
@@ -748,6 +1259,7 @@ Test(h5_info, complete_scan) {
   expect_has(t, "  contrast(TL=7, gamma_ratio=5, g=9)");
   expect_has(t, "      min 1000000  max 1060408  NaN 29 of 315");
   expect_has(t, "      min 2000000  max 2060408  NaN 0 of 315");
+  cr_expect(strstr(t, "analysis") == NULL, "an analysis section without a group:\n%s", t);
   free(t);
 }
 
@@ -785,6 +1297,91 @@ Test(h5_info, map_larger_than_a_read_block) {
   char *t = info_text(path, QTM_OK);
   /* max = 2999 * 100 + 1999 */
   expect_has(t, "      min 0  max 301899  NaN 0 of 6000000 (0%)\n");
+  free(t);
+}
+
+/* The analysis section: group attributes, each map as the root's are (masks with their fill
+ * and value counts), tables with their first rows; the counts of the mask by enumeration. */
+Test(h5_info, analysis_section) {
+  scan_spec s = three_axes(QTM_DTYPE_F32, 4);
+  char path[256], line[256];
+  scratch_path(path, sizeof path, "a.h5");
+  analysis_write(&s, path, -1);
+  uint64_t fill = 0, count[3] = {0};
+  for (int64_t p = 0; p < 315; ++p) {
+    unsigned char v = dense_u8(p);
+    if (v == 255)
+      ++fill;
+    else
+      ++count[v];
+  }
+  char *t = info_text(path, QTM_OK);
+  expect_has(t, "maps (3)\n"); /* the group is not a map of the root */
+  expect_has(t, "\nanalysis (5 maps, 2 tables)\n  ndtc_count = 42\n"
+                "  ndtc(TL=7, gamma_ratio=5, g=9)  uint8  chunks 1x2x9  compression "
+                "shuffle+deflate(4)  units 1\n");
+  snprintf(line, sizeof line,
+           "      min 0  max 2  fill(255) %llu of 315 (%.3g%%)  values 0: %llu, 1: %llu, "
+           "2: %llu\n      ndtc_fraction = 0.25\n",
+           (unsigned long long)fill, 100.0 * (double)fill / 315, (unsigned long long)count[0],
+           (unsigned long long)count[1], (unsigned long long)count[2]);
+  expect_has(t, line);
+  /* dense_f64: NaN at p = 2 mod 17 (19 points), max at p = 314 */
+  expect_has(t, "  score(TL=7, gamma_ratio=5, g=9)  float64  chunks 1x2x9  compression "
+                "shuffle+deflate(4)  units E\n      min 0.125  max 314.125  NaN 19 of 315");
+  expect_has(t, "  deeper/  (group: not shown)\n");
+  expect_has(t, "  r0()  float64  scalar  compression none  units 1\n"
+                "      min 3.25  max 3.25  NaN 0 of 1 (0%)\n");
+  expect_has(t, "  r1(gamma_ratio=5)  float64  chunks 5  compression shuffle+deflate(4)  units "
+                "E\n      min 0.5  max 4.5  NaN 1 of 5 (20%)\n");
+  /* reduced_u8: 255 at q = 7 mod 10 (6 of 63), q elsewhere: 57 values */
+  expect_has(t, "  r2(TL=7, g=9)  uint8  chunks 7x9  compression shuffle+deflate(4)  units 1\n"
+                "      min 0  max 62  fill(255) 6 of 63 (9.52%)  57 distinct values\n");
+  /* a field per line, the first 5 rows in columns */
+  expect_has(t, "  top_k(top_k_row=7)  table of 4 fields  long_name top rows\n"
+                "      row                 0            1            2            3            "
+                "4  (2 more)\n"
+                "      omega            0.25        10.25        20.25        30.25        40.25\n"
+                "      TL               1.25        11.25        21.25        31.25        41.25\n"
+                "      contrast         2.25        12.25        22.25        32.25        42.25\n"
+                "      J_rev            3.25        13.25        23.25        33.25        "
+                "43.25\n");
+  cr_expect(strstr(t, "50.25") == NULL, "more than 5 rows shown:\n%s", t);
+  expect_has(t, "  pareto(pareto_row=0)  table of 4 fields  long_name no rows\n"
+                "      no rows; fields omega TL contrast J_rev\n");
+  /* a table's companions (its type, its row dimension) are not listed as maps */
+  cr_expect(strstr(t, "top_k_t") == NULL && strstr(t, "  top_k_row(") == NULL, "%s", t);
+  free(t);
+}
+
+/* A partial analysis: a dense mask with no tile written is all fill. */
+Test(h5_info, analysis_section_unwritten_mask) {
+  scan_spec s = three_axes(QTM_DTYPE_F64, 0);
+  char path[256];
+  scratch_path(path, sizeof path, "a.h5");
+  analysis_write(&s, path, 0);
+  char *t = info_text(path, QTM_OK);
+  expect_has(t, "  ndtc(TL=7, gamma_ratio=5, g=9)  uint8  chunks 1x2x9  compression none  "
+                "units 1\n      min -  max -  fill(255) 315 of 315 (100%)\n");
+  expect_has(t, "      min -  max -  NaN 315 of 315 (100%)\n");
+  free(t);
+}
+
+/* A summary-only scan (no observable stored): the axes and the analysis' outputs. */
+Test(h5_writer, analysis_without_observables) {
+  scan_spec s = three_axes(QTM_DTYPE_F32, 0);
+  s.nobs = 0;
+  char path[256];
+  scratch_path(path, sizeof path, "a.h5");
+  analysis_write(&s, path, -1);
+  check_analysis(path, &s, -1);
+  hid_t f = open_ro(path);
+  H5G_info_t gi;
+  cr_assert_geq(H5Gget_info(f, &gi), 0);
+  cr_expect_eq(gi.nlinks, (hsize_t)(s.naxes + 1), "the root: the axes and analysis/ only");
+  H5Fclose(f);
+  char *t = info_text(path, QTM_OK);
+  expect_has(t, "maps (0)\n\nanalysis (5 maps, 2 tables)\n");
   free(t);
 }
 
@@ -842,6 +1439,16 @@ Test(h5_info, command_line) {
   r = run_info("--help", NULL);
   cr_expect_eq(r.status, 0);
   expect_has(r.out, "Usage: qtmscan info FILE");
+  expect_has(r.out, "  analysis    ");
+  qtm_proc_free(&r);
+
+  scratch_path(path, sizeof path, "b.h5");
+  analysis_write(&s, path, -1);
+  r = run_info(path, NULL);
+  cr_expect_eq(r.status, 0, "stderr: %s", r.err);
+  expect_has(r.out, "\nanalysis (5 maps, 2 tables)\n  ndtc_count = 42\n");
+  expect_has(r.out, "  top_k(top_k_row=7)  table of 4 fields");
+  cr_expect_str_empty(r.err);
   qtm_proc_free(&r);
 
   static const char *const usage[][2] = {

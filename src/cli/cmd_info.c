@@ -1,6 +1,7 @@
 /* `qtmscan info FILE`: prints a scan file's provenance, axes and maps (shape, dtype, chunks,
- * compression, min, max, NaN count) through qtm_h5_info_print. Exit 0, 2 for a malformed call,
- * 1 for a file that cannot be read or is not a qtmscan file; errors are one line on stderr. */
+ * compression, min, max, NaN count), and its analysis section when it has one (maps, tables,
+ * counts), through qtm_h5_info_print. Exit 0, 2 for a malformed call, 1 for a file that cannot
+ * be read or is not a qtmscan file; errors are one line on stderr. */
 #include "cmd_info.h"
 
 #include <stdarg.h>
@@ -66,7 +67,11 @@ void qtm_cmd_info_help(FILE *f) {
         "              interrupted or is still being written: unwritten points read as NaN)\n"
         "  axes        name, number of points, first and last value, units\n"
         "  maps        shape with dimension names, dtype, chunk shape, compression, units,\n"
-        "              min and max (ignoring NaN) and NaN count, read in bounded blocks\n\n"
+        "              min and max (ignoring NaN) and NaN count, read in bounded blocks\n"
+        "  analysis    when the scan ran an analysis (group `analysis`): its numeric\n"
+        "              attributes (counts, fractions); each map as above (uint8 masks:\n"
+        "              fill count and the number of points of each value); each table's\n"
+        "              rows, fields and first 5 rows\n\n"
         "Options:\n"
         "  -h, --help  print this help and exit\n\n"
         "Exit status: 0 success, 1 unreadable or not a qtmscan file, 2 malformed call.\n",

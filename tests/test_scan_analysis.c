@@ -64,7 +64,16 @@ static double attr_of(hid_t f, const char *obj, const char *name) {
   return v;
 }
 
+static void run_scan_with(const char *dir, const char *name, int tile_points, const char *set,
+                          char *out, size_t cap);
+
 static void run_scan(const char *dir, const char *name, int tile_points, char *out, size_t cap) {
+  run_scan_with(dir, name, tile_points, NULL, out, cap);
+}
+
+/* As run_scan, with one --set override when `set` is non-NULL. */
+static void run_scan_with(const char *dir, const char *name, int tile_points, const char *set,
+                          char *out, size_t cap) {
   char cfg[256], text[1024];
   snprintf(out, cap, "%s/%s.h5", dir, name);
   snprintf(cfg, sizeof cfg, "%s/%s.yaml", dir, name);
@@ -73,7 +82,8 @@ static void run_scan(const char *dir, const char *name, int tile_points, char *o
   cr_assert_not_null(fcfg);
   fputs(text, fcfg);
   fclose(fcfg);
-  const char *argv[] = {QTMSCAN_EXE, "run", cfg, "--quiet", "--force", "--backend", "cpu", NULL};
+  const char *argv[] = {QTMSCAN_EXE, "run", cfg,  "--quiet", "--force", "--backend",
+                        "cpu",       set ? "--set" : NULL, set, NULL};
   qtm_proc p;
   cr_assert_eq(qtm_proc_run(argv, NULL, &p), 0);
   cr_assert_eq(p.status, 0, "qtmscan run failed: %s", p.err);
@@ -85,6 +95,8 @@ Test(scan_analysis, analysis_equals_brute_force_on_the_files_own_maps, .timeout 
   cr_assert_not_null(mkdtemp(dir));
   run_scan(dir, "a", 97, out, sizeof out);
   run_scan(dir, "b", 5000, out2, sizeof out2);
+  char out3[256]; /* summary-only: no dense map stored, the same analysis */
+  run_scan_with(dir, "c", 97, "observables=[]", out3, sizeof out3);
   hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
   cr_assert_geq(f, 0);
   double *C = read_all(f, "contrast", N), *R = read_all(f, "ratio", N);
@@ -179,6 +191,17 @@ Test(scan_analysis, analysis_equals_brute_force_on_the_files_own_maps, .timeout 
     free(a);
     free(b);
   }
+  hid_t f3 = H5Fopen(out3, H5F_ACC_RDONLY, H5P_DEFAULT);
+  cr_assert_geq(f3, 0);
+  cr_expect_lt(H5Lexists(f3, "contrast", H5P_DEFAULT), 1, "a summary-only scan stores no map");
+  for (int i = 0; i < 4; ++i) {
+    double *a = read_all(f1, same[i], sizes[i]), *c = read_all(f3, same[i], sizes[i]);
+    cr_expect_eq(memcmp(a, c, sizes[i] * sizeof *a), 0, "%s differs in the summary-only scan",
+                 same[i]);
+    free(a);
+    free(c);
+  }
+  H5Fclose(f3);
   H5Fclose(f1);
   H5Fclose(f2);
   free(C), free(R), free(J), free(Jr), free(dJ), free(TL), free(TR);

@@ -396,6 +396,9 @@ cleanup:
   return rc;
 }
 
+/* Longest config file read: the largest explicit value lists take a few MiB. */
+#define QTM_CFG_MAX_BYTES (64 << 20)
+
 qtm_status qtm_config_load(const char *path, const char *const *sets, int nsets, qtm_config *cfg,
                            char *err, size_t errcap) {
   memset(cfg, 0, sizeof *cfg);
@@ -408,6 +411,14 @@ qtm_status qtm_config_load(const char *path, const char *const *sets, int nsets,
     return QTM_ERR_IO;
   }
   for (;;) {
+    if (len == QTM_CFG_MAX_BYTES) { /* /dev/zero or a data file given by mistake */
+      if (fgetc(f) == EOF) break;    /* exactly the limit, or a read error (below) */
+      if (err && errcap)
+        snprintf(err, errcap, "%s: longer than %d MiB: this is not a scan config", path,
+                 QTM_CFG_MAX_BYTES >> 20);
+      rc = QTM_ERR_INVALID_ARG;
+      goto cleanup;
+    }
     if (len == cap) {
       cap = cap ? 2 * cap : 65536;
       char *t = realloc(text, cap);

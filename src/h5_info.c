@@ -3,6 +3,7 @@
  * scan may hold 10^9 points per map), never whole. The file may be a partial one (a scan that
  * was interrupted or is still running): it is then reported as not complete, and unwritten
  * points count as NaN (their fill value). */
+#define _POSIX_C_SOURCE 200809L /* stat, strdup */
 #include <errno.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "qtm/h5_writer.h"
 #include "h5_util.h"
@@ -891,7 +893,36 @@ cleanup:
   return rc;
 }
 
+/* The sizes in HDF5's message on opening a file shorter than its superblock says ("truncated
+ * file: eof = 1452021, sblock->base_addr = 0, stored_eof = 2904043"), found anywhere in the
+ * error stack. */
+typedef struct truncation {
+  unsigned long long size, expected;
+  int found;
+} truncation;
+
+static herr_t truncation_cb(unsigned n, const H5E_error2_t *e, void *data) {
+  (void)n;
+  truncation *t = data;
+  const char *at = e && e->desc ? strstr(e->desc, "truncated file: eof = ") : NULL;
+  unsigned long long base = 0;
+  if (at && !t->found &&
+      sscanf(at, "truncated file: eof = %llu, sblock->base_addr = %llu, stored_eof = %llu",
+             &t->size, &base, &t->expected) == 3)
+    t->found = 1;
+  return 0;
+}
+
+/* HDF5 1.10 shuts down at exit, and after some failed reads of a damaged file its shutdown
+ * prints "HDF5: infinite loop closing library" and a list of packages: a report closes its file
+ * itself, so the shutdown is skipped (as the writer does, see h5_writer.c). Effective only
+ * before the library's first call in the process. */
+static void no_shutdown_at_exit(void) {
+  (void)H5dont_atexit(); /* fails, harmlessly, once the library is initialised */
+}
+
 qtm_status qtm_h5_info_print(const char *path, FILE *out, char *err, size_t errcap) {
+  no_shutdown_at_exit();
   qtm_status rc = QTM_OK;
   hid_t file = H5I_INVALID_HID, fapl = H5I_INVALID_HID;
   name_list list = {NULL, 0};
@@ -901,6 +932,14 @@ qtm_status qtm_h5_info_print(const char *path, FILE *out, char *err, size_t errc
   if (!path || !out) return qtm_h5_fail_msg(QTM_ERR_INVALID_ARG, err, errcap, "no file or stream");
 
   /* Tell "cannot read" from "not HDF5" before HDF5's less direct messages. */
+  struct stat sb;
+  if (stat(path, &sb) != 0)
+    return qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: %s", path, strerror(errno));
+  if (S_ISDIR(sb.st_mode))
+    return qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: is a directory, not a scan file", path);
+  if (!S_ISREG(sb.st_mode)) /* a FIFO would block the read, a device has no end */
+    return qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: not a regular file, not a scan file",
+                           path);
   FILE *probe = fopen(path, "rb");
   if (!probe) return qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: %s", path, strerror(errno));
   fclose(probe);
@@ -914,7 +953,17 @@ qtm_status qtm_h5_info_print(const char *path, FILE *out, char *err, size_t errc
   /* STRONG: a read-only report leaves nothing open behind it, whatever happens. */
   H5_CHECK(fapl = H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate", "file access properties");
   H5_CHECK(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "H5Pset_fclose_degree", "%s", path);
-  H5_CHECK(file = H5Fopen(path, H5F_ACC_RDONLY, fapl), "H5Fopen", "%s", path);
+  if ((file = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0) {
+    truncation t = {0, 0, 0};
+    (void)H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, truncation_cb, &t);
+    if (t.found)
+      rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap,
+                           "%s: truncated HDF5 file: %llu of its %llu bytes", path, t.size,
+                           t.expected);
+    else
+      rc = qtm_h5_fail(err, errcap, "H5Fopen", "%s", "(read-only)");
+    goto cleanup;
+  }
   htri_t ours = H5Aexists(file, "qtmscan_version");
   H5_CHECK(ours, "H5Aexists", "qtmscan_version of %s", path);
   if (!ours) {
@@ -959,5 +1008,15 @@ cleanup:
   qtm_h5_close(&file, H5Fclose, "H5Fclose", path, &rc, err, errcap);
   qtm_h5_close(&fapl, H5Pclose, "H5Pclose", "file access properties", &rc, err, errcap);
   qtm_h5_quiet_end(&q);
+  /* HDF5's messages (qtm_h5_fail's, which start with the call) name the object, not the file:
+   * "H5Oopen TL: incorrect metadata checksum after all read attempts" becomes "scan.h5: damaged
+   * or unreadable: H5Oopen TL: ...". */
+  if (rc == QTM_ERR_IO && err && errcap && strncmp(err, "H5", 2) == 0) {
+    char *what = strdup(err);
+    if (what) {
+      (void)snprintf(err, errcap, "%s: damaged or unreadable: %s", path, what);
+      free(what);
+    }
+  }
   return rc;
 }

@@ -13,6 +13,7 @@
 #include "qtm/h5_writer.h"
 #include "h5_util.h"
 
+#include <fcntl.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <math.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "qtm/observables.h"
 #include "qtm/version.h"
@@ -46,6 +48,8 @@ struct qtm_h5_writer {
   int gzip_level;
   int ndense;
   dense_slot *dense;
+  char *path;    /* for messages */
+  int sys_errno; /* the first system error under a failed HDF5 call (a full disk), or 0 */
 };
 
 /* netCDF-C's mark of a dimension scale that is a dimension only (its NAME attribute begins
@@ -384,10 +388,76 @@ cleanup:
   return rc;
 }
 
+/* ---- System errors under HDF5's -------------------------------------------------------------- */
+
+/* HDF5's file driver puts the errno of a failed system call in its message ("file write
+ * failed: time = ..., errno = 28, error message = 'No space left on device', buf = ...").
+ * Instead of printing, the writer's calls record the first such errno (errno_note, installed as
+ * HDF5's automatic error handler) and report it as "cannot write FILE: No space left on
+ * device". */
+static herr_t errno_in_entry(unsigned n, const H5E_error2_t *e, void *data) {
+  (void)n;
+  int *found = data;
+  const char *at = e && e->desc ? strstr(e->desc, "errno = ") : NULL;
+  if (at && !*found) *found = atoi(at + strlen("errno = "));
+  return 0;
+}
+
+static herr_t errno_note(hid_t stack, void *data) {
+  qtm_h5_writer *w = data;
+  int found = 0;
+  (void)H5Ewalk2(stack, H5E_WALK_UPWARD, errno_in_entry, &found);
+  if (found > 0 && !w->sys_errno) w->sys_errno = found;
+  return 0;
+}
+
+/* qtm_h5_quiet_begin, with w's errno note as the handler. */
+static void quiet_begin(qtm_h5_writer *w, qtm_h5_quiet *q) {
+  qtm_h5_quiet_begin(q);
+  (void)H5Eset_auto2(H5E_DEFAULT, errno_note, w);
+}
+
+/* A failure with a system error under it is told as that error on the file, in one line:
+ * "cannot write OUT.partial: No space left on device", "H5Fcreate OUT.partial: Permission
+ * denied" (to_create: the file could not be created). */
+static void tell_system_error(const qtm_h5_writer *w, int to_create, qtm_status rc, char *err,
+                              size_t errcap) {
+  if (rc != QTM_OK && w->sys_errno && err && errcap)
+    (void)snprintf(err, errcap, "%s %s: %s", to_create ? "H5Fcreate" : "cannot write",
+                   w->path ? w->path : "the scan file", strerror(w->sys_errno));
+}
+
+/* After a failed write (a full disk, a file size limit), closing the file retries the writes,
+ * fails again, and HDF5 1.10 then leaves the freed file in its ID table, where the library's
+ * shutdown at exit finds it and crashes (CVE-2020-10812, fixed in HDF5 1.14.1). Two defences:
+ * the abandoned file's descriptor is pointed at /dev/null, so that the close writes nowhere and
+ * mostly succeeds (not when an earlier failed flush left HDF5's cache inconsistent, or the close
+ * needs to truncate); and the library is not shut down at exit (no_shutdown_at_exit). */
+static void detach_failed_file(qtm_h5_writer *w) {
+  hid_t fapl = H5Fget_access_plist(w->file);
+  int sec2 = fapl >= 0 && H5Pget_driver(fapl) == H5FD_SEC2; /* the descriptor is an int */
+  if (fapl >= 0) H5Pclose(fapl);
+  void *handle = NULL;
+  if (!sec2 || H5Fget_vfd_handle(w->file, H5P_DEFAULT, &handle) < 0 || !handle) return;
+  int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null < 0) return;
+  (void)dup2(null, *(int *)handle);
+  close(null);
+}
+
+/* The shutdown at exit only frees memory and closes what is still open, and every qtmscan file
+ * is closed explicitly before; without it, a file that failed to close cannot crash the exit.
+ * Effective only before the library's first call in the process: qtm_h5_writer_create and
+ * qtm_h5_info_print (h5_info.c has its twin), the CLI's first HDF5 calls, start with it. */
+static void no_shutdown_at_exit(void) {
+  (void)H5dont_atexit(); /* fails, harmlessly, once the library is initialised */
+}
+
 /* Closes every handle of w without reporting (an abandoned file) and frees w. */
 static void discard(qtm_h5_writer *w) {
   if (!w) return;
   H5E_BEGIN_TRY {
+    if (w->sys_errno && w->file >= 0) detach_failed_file(w);
     for (int j = 0; j < w->nobs; ++j)
       if (w->map[j] >= 0) H5Dclose(w->map[j]);
     for (int m = 0; m < w->ndense; ++m)
@@ -398,12 +468,14 @@ static void discard(qtm_h5_writer *w) {
   H5E_END_TRY;
   for (int m = 0; m < w->ndense; ++m) free(w->dense[m].name);
   free(w->dense);
+  free(w->path);
   free(w);
 }
 
 qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
                                 const qtm_h5_provenance *prov, qtm_h5_writer **out, char *err,
                                 size_t errcap) {
+  no_shutdown_at_exit();
   qtm_status rc = QTM_OK;
   hid_t fcpl = H5I_INVALID_HID, fapl = H5I_INVALID_HID;
   hid_t coord[QTM_MAX_AXES];
@@ -453,7 +525,11 @@ qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
     }
   }
 
-  qtm_h5_quiet_begin(&q);
+  if (!(w->path = strdup(path))) {
+    discard(w);
+    return qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory creating the HDF5 writer");
+  }
+  quiet_begin(w, &q);
   if (layout->gzip_level > 0 && w->naxes > 0) {
     htri_t avail = H5Zfilter_avail(H5Z_FILTER_DEFLATE);
     H5_CHECK(avail, "H5Zfilter_avail", "deflate");
@@ -518,6 +594,7 @@ cleanup:
   qtm_h5_close(&fapl, H5Pclose, "H5Pclose", "file access properties", &rc, err, errcap);
   qtm_h5_close(&fcpl, H5Pclose, "H5Pclose", "file creation properties", &rc, err, errcap);
   if (rc != QTM_OK) {
+    tell_system_error(w, !created, rc, err, errcap);
     discard(w);
     /* H5F_ACC_EXCL guarantees the file is ours: a half-built one must not stay behind. */
     if (created) (void)remove(path);
@@ -568,7 +645,7 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
   hid_t mem_type = w->dtype == QTM_DTYPE_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
   hid_t fsel = H5S_ALL, msel = H5S_ALL;
 
-  qtm_h5_quiet_begin(&q);
+  quiet_begin(w, &q);
   if (w->naxes > 0) {
     hsize_t start[QTM_MAX_AXES], count[QTM_MAX_AXES];
     for (int k = 0; k < w->naxes; ++k) {
@@ -594,6 +671,7 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
   }
 cleanup:
   qtm_h5_close(&mspace, H5Sclose, "H5Sclose", "tile memory dataspace", &rc, err, errcap);
+  tell_system_error(w, 0, rc, err, errcap);
   qtm_h5_quiet_end(&q);
   return rc;
 }
@@ -631,7 +709,7 @@ qtm_status qtm_h5_writer_put_reduced(qtm_h5_writer *w, const qtm_reduced_map *m,
   (void)snprintf(what, sizeof what, "map %s", m->name);
   for (int d = 0; d < m->nkept; ++d) dims[d] = w->shape[m->kept[d]];
 
-  qtm_h5_quiet_begin(&q);
+  quiet_begin(w, &q);
   if ((rc = make_parent_groups(w->file, m->name, err, errcap)) != QTM_OK) goto cleanup;
   if (m->nkept > 0)
     H5_CHECK(space = H5Screate_simple(m->nkept, dims, NULL), "H5Screate_simple", "%s", what);
@@ -675,6 +753,7 @@ cleanup:
   qtm_h5_close(&dset, H5Dclose, "H5Dclose", what, &rc, err, errcap);
   qtm_h5_close(&dcpl, H5Pclose, "H5Pclose", what, &rc, err, errcap);
   qtm_h5_close(&space, H5Sclose, "H5Sclose", what, &rc, err, errcap);
+  tell_system_error(w, 0, rc, err, errcap);
   qtm_h5_quiet_end(&q);
   return rc;
 }
@@ -737,7 +816,7 @@ qtm_status qtm_h5_writer_put_table(qtm_h5_writer *w, const qtm_table *t, char *e
                  (long long)t->nrows);
   hsize_t nrows = (hsize_t)t->nrows;
 
-  qtm_h5_quiet_begin(&q);
+  quiet_begin(w, &q);
   if ((rc = make_parent_groups(w->file, t->name, err, errcap)) != QTM_OK) goto cleanup;
   if ((rc = row_type(t, H5T_NATIVE_DOUBLE, &mtype, err, errcap)) != QTM_OK ||
       (rc = row_type(t, H5T_IEEE_F64LE, &ftype, err, errcap)) != QTM_OK)
@@ -769,6 +848,7 @@ cleanup:
   qtm_h5_close(&tcpl, H5Pclose, "H5Pclose", what, &rc, err, errcap);
   qtm_h5_close(&ftype, H5Tclose, "H5Tclose", what, &rc, err, errcap);
   qtm_h5_close(&mtype, H5Tclose, "H5Tclose", what, &rc, err, errcap);
+  tell_system_error(w, 0, rc, err, errcap);
   qtm_h5_quiet_end(&q);
   return rc;
 }
@@ -785,7 +865,7 @@ qtm_status qtm_h5_writer_put_attr(qtm_h5_writer *w, const qtm_scalar_attr *a, ch
   if (!a->object || !a->object[0] || !a->name || !a->name[0])
     return bad_arg(err, errcap, "attribute without an object or a name");
 
-  qtm_h5_quiet_begin(&q);
+  quiet_begin(w, &q);
   H5_CHECK(obj = H5Oopen(w->file, a->object, H5P_DEFAULT), "H5Oopen", "%s (for attribute %s)",
            a->object, a->name);
   htri_t exists = H5Aexists(obj, a->name);
@@ -796,6 +876,7 @@ qtm_status qtm_h5_writer_put_attr(qtm_h5_writer *w, const qtm_scalar_attr *a, ch
                     errcap);
 cleanup:
   qtm_h5_close(&obj, H5Oclose, "H5Oclose", a->object, &rc, err, errcap);
+  tell_system_error(w, 0, rc, err, errcap);
   qtm_h5_quiet_end(&q);
   return rc;
 }
@@ -809,7 +890,7 @@ qtm_status qtm_h5_writer_finish(qtm_h5_writer *w, const char *end_time, double p
   qtm_h5_quiet q;
   if (!w) return bad_arg(err, errcap, "qtm_h5_writer_finish: no writer");
 
-  qtm_h5_quiet_begin(&q);
+  quiet_begin(w, &q);
   if ((rc = put_text_attr(w->file, "the root group", "end_time", end_time, err, errcap)) !=
           QTM_OK ||
       (rc = put_num_attr(w->file, "the root group", "points_per_second", H5T_IEEE_F64LE,
@@ -820,6 +901,9 @@ qtm_status qtm_h5_writer_finish(qtm_h5_writer *w, const char *end_time, double p
   if ((rc = put_num_attr(w->file, "the root group", "complete", H5T_STD_I32LE, H5T_NATIVE_INT,
                          &complete, err, errcap)) != QTM_OK)
     goto cleanup;
+  /* The marker too, while a failure can still be handled: a close that fails to write cannot
+   * be (detach_failed_file). */
+  H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "after the complete marker");
   for (int j = 0; j < w->nobs; ++j)
     qtm_h5_close(&w->map[j], H5Dclose, "H5Dclose", qtm_obs_table[w->obs[j]].name, &rc, err, errcap);
   for (int m = 0; m < w->ndense; ++m)
@@ -828,6 +912,7 @@ qtm_status qtm_h5_writer_finish(qtm_h5_writer *w, const char *end_time, double p
   /* The last write happens here: a full disk may show only now. */
   qtm_h5_close(&w->file, H5Fclose, "H5Fclose", "the scan file", &rc, err, errcap);
 cleanup:
+  tell_system_error(w, 0, rc, err, errcap);
   discard(w); /* closes whatever an error left open */
   qtm_h5_quiet_end(&q);
   return rc;

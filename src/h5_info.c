@@ -1,8 +1,9 @@
 /* `qtmscan info`: a scan file's provenance, axes and maps, and the analysis' maps, tables and
  * attributes (group `analysis`), read through the HDF5 API. Maps are read in bounded blocks (a
  * scan may hold 10^9 points per map), never whole. The file may be a partial one (a scan that
- * was interrupted or is still running): it is then reported as not complete, and unwritten
- * points count as NaN (their fill value). */
+ * was interrupted or is still running): it is then reported as not complete, with the count
+ * of tiles done that a resumed run keeps, and unwritten points count as NaN (their fill
+ * value). */
 #define _POSIX_C_SOURCE 200809L /* stat, strdup */
 #include <errno.h>
 #include <hdf5.h>
@@ -130,12 +131,67 @@ static void put_line_text(FILE *out, const char *text) {
 
 /* ---- Provenance ---------------------------------------------------------------------------- */
 
+/* Marks per read of tiles_done (1 MiB). */
+#define DONE_BLOCK ((hsize_t)1 << 20)
+
+/* The writer's record of the tiles durably written (qtmscan_state/tiles_done, one uint8 per
+ * tile): *ntiles of them, *ndone marked; *ntiles = -1 when the file has none (an older
+ * qtmscan's). Read in blocks: a scan may have millions of tiles. */
+static qtm_status count_done(hid_t file, int64_t *ndone, int64_t *ntiles, char *err,
+                             size_t errcap) {
+  static const char path[] = "qtmscan_state/tiles_done";
+  qtm_status rc = QTM_OK;
+  hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+  unsigned char *buf = NULL;
+  hsize_t n = 0;
+  const hsize_t zero = 0;
+  *ndone = 0;
+  *ntiles = -1;
+  htri_t exists = H5Lexists(file, "qtmscan_state", H5P_DEFAULT);
+  H5_CHECK(exists, "H5Lexists", "qtmscan_state");
+  if (exists) {
+    exists = H5Lexists(file, path, H5P_DEFAULT);
+    H5_CHECK(exists, "H5Lexists", "%s", path);
+  }
+  if (!exists) return QTM_OK;
+  H5_CHECK(dset = H5Dopen2(file, path, H5P_DEFAULT), "H5Dopen2", "%s", path);
+  H5_CHECK(space = H5Dget_space(dset), "H5Dget_space", "%s", path);
+  int rank = H5Sget_simple_extent_ndims(space);
+  H5_CHECK(rank, "H5Sget_simple_extent_ndims", "%s", path);
+  if (rank != 1) goto cleanup; /* not the writer's: shown as absent */
+  H5_CHECK(H5Sget_simple_extent_dims(space, &n, NULL), "H5Sget_simple_extent_dims", "%s", path);
+  hsize_t block = n < DONE_BLOCK ? n : DONE_BLOCK;
+  if (!(buf = malloc(block ? (size_t)block : 1))) {
+    rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory reading %s", path);
+    goto cleanup;
+  }
+  H5_CHECK(mspace = H5Screate_simple(1, &block, NULL), "H5Screate_simple", "%s", path);
+  for (hsize_t start = 0; start < n; start += block) {
+    hsize_t count = n - start < block ? n - start : block;
+    H5_CHECK(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &count, NULL),
+             "H5Sselect_hyperslab", "%s", path);
+    H5_CHECK(H5Sselect_hyperslab(mspace, H5S_SELECT_SET, &zero, NULL, &count, NULL),
+             "H5Sselect_hyperslab", "%s", path);
+    H5_CHECK(H5Dread(dset, H5T_NATIVE_UCHAR, mspace, space, H5P_DEFAULT, buf), "H5Dread", "%s",
+             path);
+    for (hsize_t i = 0; i < count; ++i) *ndone += buf[i] != 0;
+  }
+  *ntiles = (int64_t)n;
+cleanup:
+  free(buf);
+  qtm_h5_close(&mspace, H5Sclose, "H5Sclose", path, &rc, err, errcap);
+  qtm_h5_close(&space, H5Sclose, "H5Sclose", path, &rc, err, errcap);
+  qtm_h5_close(&dset, H5Dclose, "H5Dclose", path, &rc, err, errcap);
+  return rc;
+}
+
 static qtm_status print_provenance(hid_t file, FILE *out, char *err, size_t errcap) {
   static const char *const shown[][2] = {
       {"title", "title"},           {"qtmscan_version", "version"}, {"git_commit", "git commit"},
       {"backend", "backend"},       {"device", "device"},           {"start_time", "started"},
       {"end_time", "ended"},        {"points_per_second", "points/s"},
       {"config_path", "config"},    {"command_line", "command"},
+      {"config_fingerprint", "fingerprint"}, {"resumed", "resumed"},
   };
   qtm_status rc = QTM_OK;
   char *text = NULL;
@@ -157,13 +213,25 @@ static qtm_status print_provenance(hid_t file, FILE *out, char *err, size_t errc
     text = NULL;
   }
   if ((rc = attr_text(file, "complete", &text, err, errcap)) != QTM_OK) return rc;
-  if (text && strcmp(text, "1") == 0)
-    fprintf(out, "%-12s complete\n", "status");
-  else
-    fprintf(out, "%-12s NOT complete (no `complete` mark: the scan was interrupted or is still "
-                 "running; unwritten points read as NaN)\n",
-            "status");
+  int complete = text && strcmp(text, "1") == 0;
   free(text);
+  text = NULL;
+  if (complete) {
+    fprintf(out, "%-12s complete\n", "status");
+    return QTM_OK;
+  }
+  fprintf(out, "%-12s NOT complete (no `complete` mark: the scan was interrupted or is still "
+               "running; unwritten points read as NaN)\n",
+          "status");
+  int64_t ndone = 0, ntiles = 0;
+  if ((rc = count_done(file, &ndone, &ntiles, err, errcap)) != QTM_OK) return rc;
+  if (ntiles < 0) return QTM_OK; /* an older qtmscan's file: no record of the tiles */
+  if ((rc = attr_text(file, "config_fingerprint", &text, err, errcap)) != QTM_OK) return rc;
+  int resumable = text && text[0] && strcmp(text, "none") != 0;
+  free(text);
+  fprintf(out, "%-12s %lld of %lld tiles done (%s)\n", "tiles", (long long)ndone,
+          (long long)ntiles,
+          resumable ? "resumable with --resume" : "not resumable: no config fingerprint");
   return QTM_OK;
 }
 

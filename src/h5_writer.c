@@ -1287,7 +1287,7 @@ qtm_status qtm_h5_writer_resume(const char *path, const qtm_h5_layout *layout,
   htri_t complete = H5Aexists(w->file, "complete");
   H5_CHECK(complete, "H5Aexists", "complete of %s", path);
   if (complete) {
-    rc = bad_arg(err, errcap, "%s is complete (it has the `complete` mark): nothing to resume",
+    rc = qtm_h5_fail_msg(QTM_ERR_COMPLETE, err, errcap, "%s is complete (it has the `complete` mark): nothing to resume",
                  path);
     goto cleanup;
   }

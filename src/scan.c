@@ -52,6 +52,7 @@ typedef struct slot {
   qtm_tile_out stored;
   void *dense[QTM_ANALYSIS_MAX_DENSE];
   int full;
+  int write; /* 0: a tile a resumed run finds done, evaluated again for the analysis only */
 } slot;
 
 typedef struct pipeline {
@@ -67,6 +68,8 @@ typedef struct pipeline {
   int convert_f32;  /* out holds float64 that the file stores as float32 */
   int ndense;
   const qtm_dense_map *dense_maps;
+  const unsigned char *done; /* tiles finished by an earlier run (resume), or NULL */
+  int64_t tiles_written;     /* by the writer thread, under mu */
 } pipeline;
 
 /* The analysis' reductions and the writer's view of one evaluated tile. */
@@ -85,7 +88,7 @@ static void prepare_for_writer(pipeline *pl, slot *s) {
 
 static void *writer_main(void *arg) {
   pipeline *pl = arg;
-  for (int64_t k = 0;; ++k) {
+  for (int64_t k = 0;; ++k) { /* k counts filled slots, not tiles: skipped tiles fill none */
     slot *s = &pl->slots[k % 2];
     pthread_mutex_lock(&pl->mu);
     while (!s->full && !pl->producer_done) pthread_cond_wait(&pl->cv, &pl->mu);
@@ -94,11 +97,14 @@ static void *writer_main(void *arg) {
     if (!have) break; /* the producer stopped and every filled slot was written */
     char err[512] = "";
     prepare_for_writer(pl, s);
-    qtm_status st = qtm_h5_writer_write_tile(pl->writer, &s->tile, &s->stored,
-                                             pl->ndense ? (const void *const *)s->dense : NULL, err,
-                                             sizeof err);
+    qtm_status st = QTM_OK;
+    if (s->write)
+      st = qtm_h5_writer_write_tile(pl->writer, &s->tile, &s->stored,
+                                    pl->ndense ? (const void *const *)s->dense : NULL, err,
+                                    sizeof err);
     pthread_mutex_lock(&pl->mu);
     s->full = 0;
+    if (st == QTM_OK && s->write) pl->tiles_written++;
     if (st != QTM_OK) {
       pl->writer_status = st;
       snprintf(pl->writer_err, sizeof pl->writer_err, "%s", err);
@@ -179,13 +185,20 @@ static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tili
   qtm_progress prog;
   qtm_progress_init(&prog, opt->log, g->npoints, opt->quiet);
   qtm_status st = QTM_OK;
-  int64_t done = 0;
+  int64_t done = 0, filled = 0;
   for (int64_t k = 0; k < tiling->ntiles; ++k) {
     if (opt->stop && *opt->stop) {
       st = fail(err, errcap, QTM_ERR_INTERRUPTED, "%s", "interrupted by a signal", 0);
       break;
     }
-    slot *s = &pl->slots[k % 2];
+    int done_before = pl->done && pl->done[k];
+    if (done_before && !pl->analysis) { /* nothing to do for a tile an earlier run finished */
+      qtm_tile tile;
+      qtm_tiling_tile(tiling, g, k, &tile);
+      done += tile.npoints;
+      continue;
+    }
+    slot *s = &pl->slots[filled++ % 2];
     pthread_mutex_lock(&pl->mu);
     while (s->full && pl->writer_status == QTM_OK) pthread_cond_wait(&pl->cv, &pl->mu);
     qtm_status wst = pl->writer_status;
@@ -195,6 +208,7 @@ static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tili
     st = b->ops->eval_tile(b, &s->tile, &s->out, err, errcap);
     if (st != QTM_OK) break;
     pthread_mutex_lock(&pl->mu);
+    s->write = !done_before;
     s->full = 1;
     pthread_cond_broadcast(&pl->cv);
     pthread_mutex_unlock(&pl->mu);
@@ -306,15 +320,32 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
                         char *err, size_t errcap) {
   memset(sum, 0, sizeof *sum);
   const char *out = opt->output_path ? opt->output_path : cfg->output_path;
-  qtm_status st = check_output(out, opt, err, errcap);
-  if (st != QTM_OK) return st;
   snprintf(sum->output, sizeof sum->output, "%s", out);
-
   char partial[4200];
   snprintf(partial, sizeof partial, "%s.partial", out);
-  if (access(partial, F_OK) == 0) {
+  int have_partial = access(partial, F_OK) == 0;
+  int resuming = opt->resume && have_partial;
+  qtm_status st;
+  if (opt->resume && !have_partial) {
+    if (access(out, F_OK) == 0) { /* a job resubmitted after it finished: nothing to do */
+      char msg[4300];
+      snprintf(msg, sizeof msg, "%s is complete; nothing to resume", out);
+      notice(opt, msg);
+      return QTM_OK;
+    }
     char msg[4300];
-    snprintf(msg, sizeof msg, "removing %s left by an earlier, unfinished run", partial);
+    snprintf(msg, sizeof msg, "no %s to resume: starting from the beginning", partial);
+    notice(opt, msg);
+  }
+  if ((st = check_output(out, opt, err, errcap)) != QTM_OK) return st;
+  if (have_partial && !resuming) {
+    if (!opt->force)
+      return fail(err, errcap, QTM_ERR_EXISTS,
+                  "%s holds an interrupted run of this output; pass --resume to continue it or "
+                  "--force to start over",
+                  partial, 0);
+    char msg[4300];
+    snprintf(msg, sizeof msg, "--force: removing %s left by an earlier, unfinished run", partial);
     notice(opt, msg);
     if (unlink(partial) != 0) return fail(err, errcap, QTM_ERR_IO, "cannot remove %s", partial, errno);
   }
@@ -330,6 +361,7 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
 
   qtm_backend *b = NULL;
   qtm_h5_writer *w = NULL;
+  unsigned char *done = NULL;
   pipeline pl;
   memset(&pl, 0, sizeof pl);
   pl.analysis = an;
@@ -347,13 +379,37 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   snprintf(sum->backend, sizeof sum->backend, "%s", b->name);
   snprintf(sum->device, sizeof sum->device, "%s", b->device);
 
-  char start[32], end[32];
+  char start[32], end[32], fingerprint[32];
   qtm_utc_now(start, sizeof start);
+  qtm_config_fingerprint(cfg, fingerprint, sizeof fingerprint);
   qtm_h5_layout layout = {&cfg->grid, &tiling,   cfg->nobs, cfg->obs,
                           cfg->dtype, cfg->gzip_level, pl.ndense, pl.dense_maps};
   qtm_h5_provenance prov = {cfg->title, cfg->path,  cfg->text, opt->command_line,
-                            b->name,    b->device, start};
-  if ((st = qtm_h5_writer_create(partial, &layout, &prov, &w, err, errcap)) != QTM_OK) goto cleanup;
+                            b->name,    b->device, start,     fingerprint};
+  if (resuming) {
+    if (!(done = calloc((size_t)tiling.ntiles, 1))) {
+      st = fail(err, errcap, QTM_ERR_NOMEM, "%s", "out of memory for the tile marks", 0);
+      goto cleanup;
+    }
+    st = qtm_h5_writer_resume(partial, &layout, &prov, done, &w, err, errcap);
+    if (st == QTM_ERR_COMPLETE) { /* killed between finishing and publishing: publish now */
+      st = publish(partial, out, opt->force, err, errcap);
+      if (st == QTM_OK) notice(opt, "the partial file was complete: published it");
+      goto cleanup;
+    }
+    if (st != QTM_OK) { /* damaged or another config's: the way on is to start over */
+      size_t n = strlen(err);
+      if (err && n + 40 < errcap) snprintf(err + n, errcap - n, " (start the scan over with --force)");
+      goto cleanup;
+    }
+    for (int64_t k = 0; k < tiling.ntiles; ++k) sum->tiles_done_before += done[k];
+    if (opt->log && !opt->quiet)
+      fprintf(opt->log, "qtmscan: resuming %s: %lld of %lld tiles already done\n", partial,
+              (long long)sum->tiles_done_before, (long long)tiling.ntiles);
+    pl.done = done;
+  } else if ((st = qtm_h5_writer_create(partial, &layout, &prov, &w, err, errcap)) != QTM_OK) {
+    goto cleanup;
+  }
   if ((st = alloc_slots(&pl, &plan, cfg->nobs, cfg->dtype, err, errcap)) != QTM_OK) goto cleanup;
   if (pthread_mutex_init(&pl.mu, NULL) != 0 || pthread_cond_init(&pl.cv, NULL) != 0) {
     st = fail(err, errcap, QTM_ERR_NOMEM, "%s", "cannot create the writer's lock", 0);
@@ -368,14 +424,16 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   thread_started = 1;
 
   double t0 = qtm_monotonic_seconds();
-  int64_t done = 0;
-  st = run_tiles(&pl, b, &tiling, &cfg->grid, opt, &done, err, errcap);
+  int64_t points_done = 0;
+  st = run_tiles(&pl, b, &tiling, &cfg->grid, opt, &points_done, err, errcap);
   pthread_mutex_lock(&pl.mu);
   pl.producer_done = 1;
   pthread_cond_broadcast(&pl.cv);
   pthread_mutex_unlock(&pl.mu);
   pthread_join(thread, NULL);
   thread_started = 0;
+  sum->tiles = tiling.ntiles;
+  sum->tiles_done = sum->tiles_done_before + pl.tiles_written;
   if (st == QTM_OK && pl.writer_status != QTM_OK) {
     st = pl.writer_status;
     fail(err, errcap, st, "%s", pl.writer_err, 0);
@@ -383,9 +441,9 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   if (st != QTM_OK) goto cleanup;
 
   sum->seconds = qtm_monotonic_seconds() - t0;
-  sum->points = done;
+  sum->points = points_done;
   sum->tiles = tiling.ntiles;
-  sum->points_per_second = sum->seconds > 0 ? (double)done / sum->seconds : 0.0;
+  sum->points_per_second = sum->seconds > 0 ? (double)points_done / sum->seconds : 0.0;
   if (an && (st = write_analysis(an, w, err, errcap)) != QTM_OK) goto cleanup;
   qtm_utc_now(end, sizeof end);
   st = qtm_h5_writer_finish(w, end, sum->points_per_second, err, errcap);
@@ -406,6 +464,7 @@ cleanup:
     pthread_mutex_destroy(&pl.mu);
   }
   free_slots(&pl);
+  free(done);
   qtm_backend_free(b);
   qtm_analysis_free(an);
   if (st != QTM_OK && access(partial, F_OK) == 0 && opt->log && !opt->quiet)

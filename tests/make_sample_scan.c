@@ -106,7 +106,8 @@ int main(int argc, char **argv) {
                             "make_sample_scan OUT.h5",
                             "cpu",
                             "test helper",
-                            "2026-01-01T00:00:00Z"};
+                            "2026-01-01T00:00:00Z",
+                            "0123456789abcdef"};
   qtm_h5_writer *w = NULL;
   float buf[2][64];
   unsigned char ndtc[64];

@@ -1695,7 +1695,7 @@ Test(h5_writer, resume_refuses_what_it_cannot_continue) {
   scratch_path(copy, sizeof copy, "complete.h5");
   write_in_one_go(&s, 1, copy);
   snprintf(msg, sizeof msg, "%s is complete", copy);
-  expect_refused(copy, &c.layout, &resumer_prov, QTM_ERR_INVALID_ARG, msg);
+  expect_refused(copy, &c.layout, &resumer_prov, QTM_ERR_COMPLETE, msg);
 
   /* Truncated: at half its length, and at 100 bytes (inside the superblock). */
   struct stat st;

@@ -45,6 +45,11 @@ qtm_status qtm_config_load_text(const char *name, const char *text, size_t len,
                                 size_t errcap);
 void qtm_config_free(qtm_config *cfg);
 
+/* A hash (16 hex digits) of everything that decides the output's contents: axes, coordinates,
+ * fixed parameters, observables, dtype, compression, tiling, analysis; not the output path or
+ * the title. Partial files and shards record it. */
+void qtm_config_fingerprint(const qtm_config *cfg, char *out, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

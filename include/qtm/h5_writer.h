@@ -34,6 +34,7 @@ typedef struct qtm_h5_provenance {
   const char *backend;    /* "cpu" / "cuda" */
   const char *device;
   const char *start_time; /* ISO 8601 UTC */
+  const char *fingerprint; /* qtm_config_fingerprint: which config the tiles belong to */
 } qtm_h5_provenance;
 
 #ifdef __cplusplus
@@ -46,8 +47,18 @@ extern "C" {
 qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
                                 const qtm_h5_provenance *prov, qtm_h5_writer **out, char *err,
                                 size_t errcap);
+/* Opens the NAME.partial of an interrupted scan to continue it. Refuses (QTM_ERR_INVALID_ARG,
+ * saying which) a file whose config fingerprint or layout differs, and reports a damaged or
+ * foreign file as QTM_ERR_IO. done[0..ntiles) (the caller's array) receives 1 for every tile
+ * whose data were durably written and marked, 0 for the others. */
+qtm_status qtm_h5_writer_resume(const char *path, const qtm_h5_layout *layout,
+                                const qtm_h5_provenance *prov, unsigned char *done,
+                                qtm_h5_writer **out, char *err, size_t errcap);
+
 /* Writes one tile of every map (out's arrays: tile->npoints values each, row-major) and of every
- * dense map (dense[m]: tile->npoints values of layout->dense[m].dtype; NULL when ndense = 0). */
+ * dense map (dense[m]: tile->npoints values of layout->dense[m].dtype; NULL when ndense = 0),
+ * flushes, then marks the tile done and flushes again: after a kill, a tile marked done is
+ * complete in the file. */
 qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, const qtm_tile_out *out,
                                     const void *const *dense, char *err, size_t errcap);
 /* After the last tile, before finish: the analysis' maps over fewer axes, tables, attributes. */

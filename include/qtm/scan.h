@@ -16,7 +16,8 @@ typedef struct qtm_scan_options {
   qtm_backend_kind backend;
   int threads;                 /* CPU threads, 0 for every core */
   int quiet;                   /* no progress line and no notices */
-  int force;                   /* overwrite an existing output */
+  int force;                   /* overwrite an existing output, or start over a partial one */
+  int resume;                  /* continue NAME.partial of an interrupted run, if there is one */
   const char *output_path;     /* NULL: the config's output.path */
   const char *command_line;    /* recorded in the file */
   FILE *log;                   /* progress and notices (stderr), NULL for none */
@@ -25,6 +26,8 @@ typedef struct qtm_scan_options {
 
 typedef struct qtm_scan_summary {
   int64_t points, tiles;
+  int64_t tiles_done_before; /* tiles a resumed run found finished */
+  int64_t tiles_done;        /* tiles finished now (of `tiles`), also after an interruption */
   double seconds, points_per_second;
   char backend[16];
   char device[160];
@@ -41,9 +44,11 @@ typedef struct qtm_scan_estimate {
   char device[160];
 } qtm_scan_estimate;
 
-/* Runs the scan. QTM_ERR_EXISTS when the output exists and force is off (nothing is touched);
- * QTM_ERR_INTERRUPTED when *stop was set: the incomplete NAME.partial is left (its `complete`
- * attribute absent) and NAME is untouched; any other error likewise leaves NAME untouched. */
+/* Runs the scan. QTM_ERR_EXISTS when the output exists and force is off, or when an
+ * interrupted run's NAME.partial exists and neither resume nor force is set (nothing is
+ * touched); QTM_ERR_INTERRUPTED when *stop was set: NAME.partial is left resumable, its
+ * finished tiles marked, NAME untouched; any other error likewise leaves NAME untouched. With
+ * resume: NAME complete already -> QTM_OK, nothing done; no NAME.partial -> a fresh run. */
 qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_scan_summary *sum,
                         char *err, size_t errcap);
 

@@ -14,7 +14,8 @@
   X(QTM_ERR_CUDA, "CUDA runtime error")                                      \
   X(QTM_ERR_IO, "input/output error")                                       \
   X(QTM_ERR_EXISTS, "the output exists (use --force to overwrite it)")       \
-  X(QTM_ERR_INTERRUPTED, "interrupted by a signal")
+  X(QTM_ERR_INTERRUPTED, "interrupted by a signal")                         \
+  X(QTM_ERR_COMPLETE, "the file is already complete")
 
 typedef enum {
 #define QTM_STATUS_ENUM(code, msg) code,

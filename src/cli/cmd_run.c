@@ -38,7 +38,7 @@ static int fail(int status, const char *fmt, ...) {
 }
 
 void qtm_cmd_run_help(FILE *f) {
-  fputs("Usage: qtmscan run CONFIG [-o OUT] [--force] [--backend auto|cpu|cuda]\n"
+  fputs("Usage: qtmscan run CONFIG [-o OUT] [--force] [--resume] [--backend auto|cpu|cuda]\n"
         "                  [--threads N] [--set KEY=VALUE]... [--dry-run] [--quiet]\n"
         "\n"
         "Scan the grid a YAML config describes and write every requested observable as a\n"
@@ -48,7 +48,12 @@ void qtm_cmd_run_help(FILE *f) {
         "\n"
         "Options:\n"
         "  -o, --output OUT        write to OUT instead of the config's output.path\n"
-        "  --force                 overwrite OUT if it exists (default: refuse)\n"
+        "  --force                 overwrite OUT if it exists, or start over when an\n"
+        "                          interrupted run left OUT.partial (default: refuse)\n"
+        "  --resume                continue the interrupted run in OUT.partial, computing only\n"
+        "                          the tiles it did not finish (it must be of the same config);\n"
+        "                          with no OUT.partial, start from the beginning; with OUT\n"
+        "                          complete, do nothing. Safe to pass in every job script\n"
         "  --backend auto|cpu|cuda evaluate on the CPU (OpenMP) or a CUDA GPU; auto (default)\n"
         "                          takes the GPU when one is usable and says which it chose\n"
         "  --threads N             CPU threads (default: every core)\n"
@@ -64,15 +69,15 @@ void qtm_cmd_run_help(FILE *f) {
         "stderr is a file (batch logs).\n"
         "\n"
         "Exit status: 0 done; 2 bad input (config errors name FILE:LINE:COLUMN; an existing\n"
-        "OUT without --force); 3 interrupted by SIGINT/SIGTERM (OUT.partial is left,\n"
-        "incomplete); 1 any other failure.\n",
+        "OUT without --force); 3 interrupted by SIGINT/SIGTERM (the tile in flight is\n"
+        "finished, OUT.partial is left resumable: rerun with --resume); 1 any other failure.\n",
         f);
 }
 
 typedef struct run_args {
   const char *config, *output, *backend, *threads;
   const char *sets[MAX_SETS];
-  int nsets, force, quiet, dry_run, help;
+  int nsets, force, quiet, dry_run, help, resume;
 } run_args;
 
 /* Returns QTM_EXIT_OK or the exit status of the (already printed) usage error. */
@@ -90,6 +95,8 @@ static int parse_args(int nargs, char *const args[], run_args *a) {
       a->quiet = 1;
     } else if (!strcmp(s, "--dry-run")) {
       a->dry_run = 1;
+    } else if (!strcmp(s, "--resume")) {
+      a->resume = 1;
     } else if (!strcmp(s, "-o") || !strcmp(s, "--output")) {
       value_of = &a->output;
     } else if (!strcmp(s, "--backend")) {
@@ -176,8 +183,8 @@ int qtm_cmd_run(int nargs, char *const args[]) {
     qtm_cmd_run_help(stdout);
     return QTM_EXIT_OK;
   }
-  qtm_scan_options opt = {QTM_BACKEND_AUTO, 0, a.quiet, a.force, a.output, NULL, stderr,
-                          &stop_requested};
+  qtm_scan_options opt = {QTM_BACKEND_AUTO, 0, a.quiet, a.force, a.resume, a.output, NULL,
+                          stderr, &stop_requested};
   if (a.backend) {
     if (!strcmp(a.backend, "auto")) opt.backend = QTM_BACKEND_AUTO;
     else if (!strcmp(a.backend, "cpu")) opt.backend = QTM_BACKEND_CPU;
@@ -221,6 +228,16 @@ int qtm_cmd_run(int nargs, char *const args[]) {
   st = qtm_scan_run(&cfg, &opt, &sum, err, sizeof err);
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
+  if (st == QTM_ERR_INTERRUPTED) { /* say how to go on: batch logs are read by people */
+    fprintf(stderr,
+            CMD_NAME ": interrupted with %lld of %lld tiles done and kept in %s.partial; "
+                     "continue with: qtmscan run %s%s%s --resume\n",
+            (long long)sum.tiles_done, (long long)sum.tiles, sum.output, a.config,
+            a.output ? " -o " : "", a.output ? a.output : "");
+    free(command);
+    qtm_config_free(&cfg);
+    return EXIT_INTERRUPTED;
+  }
   free(command);
   qtm_config_free(&cfg);
   if (st != QTM_OK) return fail(exit_status_of(st), "%s", err);

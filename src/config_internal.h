@@ -13,8 +13,10 @@
 
 /* The coordinates of all axes are held twice while loading (here and in the grid): 10^8 of
  * them are 800 MB per copy, far beyond any map, and a typo such as extra zeros in a count
- * fails before the allocation does. */
+ * fails before the allocation does. The fuzzer builds with a smaller bound (tests/fuzz). */
+#ifndef QTM_CFG_MAX_COORDINATES
 #define QTM_CFG_MAX_COORDINATES 100000000
+#endif
 
 typedef struct qtm_cfg_axis {
   int id;                    /* qtm_param_id or qtm_axis_derived */

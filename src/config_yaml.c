@@ -13,6 +13,12 @@
 #include <string.h>
 
 #define MSG_CAP 1536
+#define QUOTE_RUN_MSG                                                                              \
+  "two escaped quotes in a row ('''') in a single-quoted string, which libfyaml 0.7 misreads; "    \
+  "write it in double quotes"
+#define TAB_INDICATOR_MSG                                                                          \
+  "a tab before '%c' after a key, in a config with an explicit key ('? '): libfyaml 0.7 "          \
+  "crashes on this; use spaces"
 
 /* libfyaml writes some diagnostics through the output function even when collecting errors
  * (e.g. "fy_parse_load_document() failed"): swallow them, the collected errors say more. */
@@ -41,9 +47,12 @@ static int first_error(struct fy_diag *d, char *msg, size_t cap, int *line, int 
   struct fy_diag_error *e;
   while ((e = fy_diag_errors_iterate(d, &it)) != NULL) {
     if (e->type != FYET_ERROR) continue;
-    const char *tok = e->fyt ? fy_token_get_text0(e->fyt) : NULL;
-    /* "duplicate key" alone does not say which. */
-    if (e->msg && strcmp(e->msg, "duplicate key") == 0 && tok && *tok)
+    /* "duplicate key" alone does not say which. Only that token's text is asked for: libfyaml
+     * 0.7.12 reads a byte past the input when it formats some error tokens at its end (an alias
+     * followed by a control character, tests/fuzz/crashers/). */
+    int dup = e->msg && strcmp(e->msg, "duplicate key") == 0;
+    const char *tok = dup && e->fyt ? fy_token_get_text0(e->fyt) : NULL;
+    if (dup && tok && *tok)
       snprintf(msg, cap, "duplicate key '%s': a key may appear only once in a mapping", tok);
     else
       snprintf(msg, cap, "%s", e->msg ? e->msg : "invalid YAML");
@@ -65,13 +74,177 @@ static qtm_status set_err(const qtm_yaml *y, qtm_status st, const char *fmt, ...
   return st;
 }
 
+/* The first byte of s[0..len) that is not part of well-formed UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, nothing beyond U+10FFFF), or NULL. libfyaml 0.7.12 loops forever on a
+ * malformed sequence in a reserved directive ("% \xbb"), so text is checked before it parses. */
+static const char *bad_utf8(const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s, *end = p + len;
+  while (p < end) {
+    unsigned c = *p;
+    size_t n = c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
+    if (n == 0 || (size_t)(end - p) < n) return (const char *)p;
+    /* The second byte's range depends on the first (overlongs, surrogates, > U+10FFFF). */
+    unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+    unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    for (size_t k = 1; k < n; ++k)
+      if (p[k] < (k == 1 ? lo : 0x80) || p[k] > (k == 1 ? hi : 0xBF)) return (const char *)p;
+    p += n;
+  }
+  return NULL;
+}
+
+/* libfyaml 0.7.12 crashes while it frees its parser after refusing a tab that follows a key
+ * inside an explicit key and comes before an indicator ("? t:\t- x", "? t:\t:x", "? t:\t|";
+ * tests/fuzz/crashers/). Such text is refused before libfyaml sees it: in a text with an
+ * explicit key ('?' then a blank or the end), ':', blanks holding a tab, then '?', ':', '|',
+ * '>', or '-' and a blank or the end. The indicator, or NULL. */
+static int blank_at(const char *s, size_t len, size_t k) {
+  return k == len || s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r';
+}
+
+static const char *tab_indicator(const char *s, size_t len) {
+  int explicit_key = 0;
+  for (size_t i = 0; i < len && !explicit_key; ++i)
+    explicit_key = s[i] == '?' && blank_at(s, len, i + 1);
+  for (size_t i = 0; i < len && explicit_key; ++i) {
+    if (s[i] != ':') continue;
+    size_t j = i + 1;
+    int tab = 0;
+    while (j < len && (s[j] == ' ' || s[j] == '\t')) tab |= s[j++] == '\t';
+    if (tab && j < len &&
+        (s[j] == '?' || s[j] == ':' || s[j] == '|' || s[j] == '>' ||
+         (s[j] == '-' && blank_at(s, len, j + 1))))
+      return s + j;
+  }
+  return NULL;
+}
+
+/* 1-based line and column (in characters) of `at` in text. */
+static void text_position(const char *text, const char *at, int *line, int *col) {
+  *line = *col = 1;
+  for (const char *c = text; c < at; ++c) {
+    if (*c == '\n')
+      ++*line, *col = 1;
+    else if (((unsigned char)*c & 0xC0) != 0x80) /* a character, not a continuation byte */
+      ++*col;
+  }
+}
+
 static struct fy_parse_cfg parse_cfg(struct fy_diag *diag) {
   struct fy_parse_cfg pc;
   memset(&pc, 0, sizeof pc);
-  /* Aliases are resolved so that the loader sees plain values; duplicate keys stay refused. */
-  pc.flags = FYPCF_QUIET | FYPCF_RESOLVE_DOCUMENT;
+  /* Duplicate keys stay refused. Aliases are resolved after parsing (resolve_aliases), so that
+   * the loader sees plain values. */
+  pc.flags = FYPCF_QUIET;
   pc.diag = diag;
   return pc;
+}
+
+/* A stack of nodes for walks over a document (nesting may be deep: no recursion). */
+typedef struct node_stack {
+  struct fy_node **v;
+  size_t n, cap;
+} node_stack;
+
+/* Pushes the entries of a mapping (keys and values) or a sequence; -1 when out of memory. */
+static int push_children(node_stack *st, struct fy_node *node) {
+  void *it = NULL;
+  for (;;) {
+    struct fy_node *kids[2] = {NULL, NULL};
+    if (fy_node_get_type(node) == FYNT_MAPPING) {
+      struct fy_node_pair *pair = fy_node_mapping_iterate(node, &it);
+      if (!pair) return 0;
+      kids[0] = fy_node_pair_key(pair);
+      kids[1] = fy_node_pair_value(pair);
+    } else if (fy_node_get_type(node) == FYNT_SEQUENCE) {
+      if (!(kids[0] = fy_node_sequence_iterate(node, &it))) return 0;
+    } else {
+      return 0;
+    }
+    if (st->n + 2 > st->cap) {
+      size_t cap = st->cap ? 2 * st->cap : 64;
+      struct fy_node **v = realloc(st->v, cap * sizeof *v);
+      if (!v) return -1;
+      st->v = v;
+      st->cap = cap;
+    }
+    for (int k = 0; k < 2; ++k)
+      if (kids[k]) st->v[st->n++] = kids[k];
+  }
+}
+
+/* libfyaml 0.7.12 misreads a single-quoted scalar with two escaped quotes in a row followed by
+ * more text ('a''''b' reads as a''' instead of a''b), and with more of them leaks the buffer it
+ * formats the text in (tests/fuzz/crashers/): such a scalar, anywhere in the document parsed
+ * from text[0..len), is refused before any text is read. 1 and the 1-based position of the
+ * first one's text, 0 when there is none, -1 when out of memory. */
+static int quote_run(struct fy_node *root, const char *text, size_t len, int *line, int *col) {
+  node_stack st = {NULL, 0, 0};
+  size_t first = (size_t)-1;
+  int rc = 0;
+  for (struct fy_node *node = root; node && rc >= 0; node = st.n ? st.v[--st.n] : NULL) {
+    if (fy_node_get_type(node) != FYNT_SCALAR) {
+      if (push_children(&st, node) != 0) rc = -1;
+      continue;
+    }
+    struct fy_token *t = fy_node_get_scalar_token(node);
+    const struct fy_mark *a = t ? fy_token_start_mark(t) : NULL;
+    const struct fy_mark *b = t ? fy_token_end_mark(t) : NULL;
+    if (fy_node_get_style(node) != FYNS_SINGLE_QUOTED || !a || !b || b->input_pos > len ||
+        a->input_pos >= first)
+      continue;
+    for (size_t i = a->input_pos; i + 4 <= b->input_pos; ++i)
+      if (memcmp(text + i, "''''", 4) == 0) {
+        first = a->input_pos;
+        *line = a->line + 1;
+        *col = a->column + 1;
+        rc = 1;
+        break;
+      }
+  }
+  free(st.v);
+  return rc;
+}
+
+/* Nodes a document may hold once its aliases are resolved: far beyond any config. Anchors that
+ * repeat each other ("billion laughs": 9^9 nodes from 300 bytes) fail here, before libfyaml's
+ * resolution would exhaust the memory. */
+#define MAX_RESOLVED_NODES 1000000
+
+/* Resolves the aliases and merge keys of doc, after counting what they expand to (a walk that
+ * follows aliases and stops at the bound). 0 when done; 1 with libfyaml's message and its
+ * 1-based position when it refuses; 2 with a message when the bound is passed; -1 when out of
+ * memory. */
+static int resolve_aliases(struct fy_document *doc, struct fy_diag *diag, char *msg, size_t cap,
+                           int *line, int *col) {
+  node_stack st = {NULL, 0, 0};
+  size_t count = 0;
+  int rc = 0;
+  for (struct fy_node *node = fy_document_root(doc); node && rc == 0;
+       node = st.n ? st.v[--st.n] : NULL) {
+    if (++count > MAX_RESOLVED_NODES) {
+      rc = 2;
+    } else if (fy_node_get_type(node) == FYNT_SCALAR) {
+      struct fy_node *target =
+          fy_node_get_style(node) == FYNS_ALIAS ? fy_node_resolve_alias(node) : NULL;
+      /* An alias inside its own anchor is a cycle, left for fy_document_resolve to report. */
+      for (struct fy_node *up = node; target && up; up = fy_node_get_document_parent(up))
+        if (up == target) target = NULL;
+      if (target && fy_node_get_type(target) == FYNT_SCALAR) ++count;
+      if (target && push_children(&st, target) != 0) rc = -1;
+    } else if (push_children(&st, node) != 0) {
+      rc = -1;
+    }
+  }
+  free(st.v);
+  *line = *col = 1;
+  if (rc == 2)
+    snprintf(msg, cap,
+             "the aliases (*name) expand it to more than %d values; a config is far smaller",
+             MAX_RESOLVED_NODES);
+  if (rc != 0 || fy_document_resolve(doc) == 0) return rc;
+  if (!first_error(diag, msg, cap, line, col)) snprintf(msg, cap, "an alias cannot be resolved");
+  return 1;
 }
 
 qtm_status qtm_yaml_open(qtm_yaml *y, const char *name, const char *text, size_t len,
@@ -93,6 +266,16 @@ qtm_status qtm_yaml_open(qtm_yaml *y, const char *name, const char *text, size_t
     }
     return set_err(y, QTM_ERR_INVALID_ARG, "%s:%d:%d: a NUL byte: this is not a YAML text", name,
                    line, col);
+  }
+  const char *bad = bad_utf8(text, len), *tab = bad ? NULL : tab_indicator(text, len);
+  if (bad || tab) {
+    int line, col;
+    text_position(text, bad ? bad : tab, &line, &col);
+    if (bad)
+      return set_err(y, QTM_ERR_INVALID_ARG,
+                     "%s:%d:%d: a byte 0x%02X that is not UTF-8: a config is UTF-8 text", name,
+                     line, col, (unsigned)(unsigned char)*bad);
+    return set_err(y, QTM_ERR_INVALID_ARG, "%s:%d:%d: " TAB_INDICATOR_MSG, name, line, col, *tab);
   }
   qtm_status rc = QTM_OK;
   struct fy_document *extra = NULL;
@@ -142,6 +325,17 @@ qtm_status qtm_yaml_open(qtm_yaml *y, const char *name, const char *text, size_t
     }
     goto cleanup;
   }
+  int q = resolve_aliases(y->doc, diag, msg, sizeof msg, &line, &col);
+  if (q > 0) {
+    rc = set_err(y, QTM_ERR_INVALID_ARG, "%s:%d:%d: %s%s", name, line, col,
+                 q == 1 ? "invalid YAML: " : "", msg);
+    goto cleanup;
+  }
+  if (q == 0) q = quote_run(fy_document_root(y->doc), text, len, &line, &col);
+  if (q < 0)
+    rc = set_err(y, QTM_ERR_NOMEM, "%s: out of memory", name);
+  else if (q > 0)
+    rc = set_err(y, QTM_ERR_INVALID_ARG, "%s:%d:%d: " QUOTE_RUN_MSG, name, line, col);
 cleanup:
   if (extra) fy_parse_document_destroy(y->parser, extra);
   fy_diag_destroy(diag);
@@ -248,6 +442,34 @@ static struct fy_node *key_of(const qtm_yaml *y, struct fy_node *n) {
   return NULL;
 }
 
+/* Whether n is, or is above, a mapping that an override changed. libfyaml then reports n at a
+ * re-emitted copy of its text that has no file name, and its error collector calls strlen on
+ * that NULL name (libfyaml 0.7.12; tests/fuzz/crashers/). */
+static int holds_override(const qtm_yaml *y, struct fy_node *n) {
+  for (int i = 0; i < y->norigins; ++i)
+    if (is_within(y, y->origins[i].map, n)) return 1;
+  return 0;
+}
+
+/* A node's position in the file; one that holds an override is placed at its first entry from
+ * the file (for a block mapping, where the mapping itself starts). */
+static int position_of(const qtm_yaml *y, struct fy_node *n, int *line, int *col) {
+  for (int depth = 0; n && depth < 1024; ++depth) {
+    if (!holds_override(y, n)) return node_position(n, line, col);
+    struct fy_node *first = NULL;
+    void *it = NULL;
+    if (qtm_yaml_is_mapping(n)) {
+      struct fy_node_pair *p;
+      while (!first && (p = fy_node_mapping_iterate(n, &it)) != NULL)
+        if (origin_of(y, fy_node_pair_key(p)) < 0) first = fy_node_pair_key(p);
+    } else if (qtm_yaml_is_sequence(n)) {
+      first = fy_node_sequence_iterate(n, &it);
+    }
+    n = first;
+  }
+  return 0;
+}
+
 void qtm_yaml_place(const qtm_yaml *y, struct fy_node *n, char *buf, size_t cap) {
   if (!n) n = qtm_yaml_root(y);
   int set = n ? origin_of(y, n) : -1;
@@ -258,9 +480,9 @@ void qtm_yaml_place(const qtm_yaml *y, struct fy_node *n, char *buf, size_t cap)
   }
   /* An empty value ("TR:") has no token and so no position: use its key's, else climb. */
   for (int depth = 0; n && depth < 1024; ++depth) {
-    if (node_position(n, &line, &col)) break;
+    if (position_of(y, n, &line, &col)) break;
     struct fy_node *k = key_of(y, n);
-    if (k && node_position(k, &line, &col)) break;
+    if (k && position_of(y, k, &line, &col)) break;
     n = parent_of(y, n);
   }
   snprintf(buf, cap, "%s:%d:%d", y->name, line, col);
@@ -505,6 +727,14 @@ static qtm_status set_fail(const qtm_yaml *y, int i, const char *fmt, ...) {
 /* Parses an override's VALUE into a document of its own (kept until close: the copies grafted
  * onto the config share its tokens). */
 static qtm_status parse_value(qtm_yaml *y, int i, const char *value, struct fy_node **root) {
+  const char *bad = bad_utf8(value, strlen(value));
+  if (bad)
+    return set_fail(y, i, "a byte 0x%02X that is not UTF-8 (byte %d of the value)",
+                    (unsigned)(unsigned char)*bad, (int)(bad - value) + 1);
+  const char *tab = tab_indicator(value, strlen(value));
+  if (tab)
+    return set_fail(y, i, TAB_INDICATOR_MSG " (byte %d of the value)", *tab,
+                    (int)(tab - value) + 1);
   qtm_status rc = QTM_OK;
   struct fy_document *vd = NULL;
   struct fy_diag *diag = quiet_diag();
@@ -526,6 +756,25 @@ static qtm_status parse_value(qtm_yaml *y, int i, const char *value, struct fy_n
   }
   if (!vd || !fy_document_root(vd)) {
     rc = set_fail(y, i, "the value is empty; write KEY=VALUE with a YAML value");
+    goto cleanup;
+  }
+  int q = resolve_aliases(vd, diag, msg, sizeof msg, &line, &col);
+  if (q == 2)
+    rc = set_fail(y, i, "%s", msg);
+  else if (q == 1 && line == 1)
+    rc = set_fail(y, i, "the value is not valid YAML: %s (column %d of the value)", msg, col);
+  else if (q == 1)
+    rc = set_fail(y, i, "the value is not valid YAML: %s (line %d, column %d of the value)", msg,
+                  line, col);
+  if (q > 0) goto cleanup;
+  if (q == 0) q = quote_run(fy_document_root(vd), value, strlen(value), &line, &col);
+  if (q != 0) {
+    if (q < 0)
+      rc = set_err(y, QTM_ERR_NOMEM, "--set %s: out of memory", y->sets[i]);
+    else if (line == 1)
+      rc = set_fail(y, i, QUOTE_RUN_MSG " (column %d of the value)", col);
+    else
+      rc = set_fail(y, i, QUOTE_RUN_MSG " (line %d, column %d of the value)", line, col);
     goto cleanup;
   }
   struct fy_document **docs = realloc(y->set_docs, (size_t)(y->nset_docs + 1) * sizeof *docs);

@@ -176,7 +176,10 @@ Test(resume, killed_and_resumed_equals_uninterrupted) {
     cr_expect(!exists(out), "%s: an interrupted scan left a file at the output path", what);
     if (plans[i].second_sig) {
       st = run_and_kill(cfg, out, "--resume", plans[i].second_sig, plans[i].second_delay_ms);
-      cr_expect(st == 0 || st == 3 || st == 128 + SIGKILL, "%s: resumed run status %d", what, st);
+      /* the partial file exists already, so the signal may arrive before the resumed process
+       * installs its handler (slow start under sanitizers): then it dies of it, harmlessly */
+      cr_expect(st == 0 || st == 3 || st == 128 + plans[i].second_sig,
+                "%s: resumed run status %d", what, st);
     }
     if (!exists(out)) cr_assert_eq(run_to_end(cfg, out, "--resume"), 0, "%s: resume failed", what);
     char partial[300];

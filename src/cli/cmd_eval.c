@@ -43,17 +43,8 @@ static const option_help options_help[] = {
     {"-h, --help", "", "print this help and exit"},
 };
 
-/* Prints "qtmscan eval: <message>" as one line on stderr and returns `status`, so that every
- * error path is `return fail(...)`. */
-static int fail(int status, const char *fmt, ...) {
-  va_list ap;
-  fputs(CMD_NAME ": ", stderr);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  return status;
-}
+/* Error lines are "CMD_NAME: <message>" (flags.h). */
+#define fail(status, ...) qtm_cli_fail(CMD_NAME, status, __VA_ARGS__)
 
 /* Integer parameters arrive here as exact integers (qtm_flags_parse_int), so storing them
  * through a double loses nothing. */

@@ -12,15 +12,8 @@
 
 #define CMD_NAME "qtmscan info"
 
-static int fail(int status, const char *fmt, ...) {
-  va_list ap;
-  fputs(CMD_NAME ": ", stderr);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  return status;
-}
+/* Error lines are "CMD_NAME: <message>" (flags.h). */
+#define fail(status, ...) qtm_cli_fail(CMD_NAME, status, __VA_ARGS__)
 
 /* The error text may quote HDF5's messages, which can span lines: keep the one-line rule. */
 static const char *one_line(char *msg) {

@@ -27,15 +27,8 @@ static void on_signal(int sig) {
   stop_requested = 1;
 }
 
-static int fail(int status, const char *fmt, ...) {
-  va_list ap;
-  fputs(CMD_NAME ": ", stderr);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  return status;
-}
+/* Error lines are "CMD_NAME: <message>" (flags.h). */
+#define fail(status, ...) qtm_cli_fail(CMD_NAME, status, __VA_ARGS__)
 
 void qtm_cmd_run_help(FILE *f) {
   fputs("Usage: qtmscan run CONFIG [-o OUT] [--force] [--resume] [--backend auto|cpu|cuda]\n"

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,4 +164,14 @@ qtm_status qtm_flags_parse_int(const char *text, int *out, const char **why) {
     return parse_fail(why, "out of the range of an int");
   *out = (int)v;
   return QTM_OK;
+}
+
+int qtm_cli_fail(const char *prog, int status, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "%s: ", prog);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return status;
 }

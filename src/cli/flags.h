@@ -39,6 +39,11 @@ qtm_status qtm_flags_parse_double(const char *text, double *out, const char **wh
 /* Whole text as a decimal int ("2.0" and "2e0" are not integers). As qtm_flags_parse_double. */
 qtm_status qtm_flags_parse_int(const char *text, int *out, const char **why);
 
+/* Prints "PROG: <message>" as one line on stderr and returns `status`, so that every error path
+ * of a subcommand is `return fail(...)` (each defines fail() over this with its own name). */
+int qtm_cli_fail(const char *prog, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Writes text into buf (capacity cap) as one printable token for an error line: unchanged when
  * it is non-empty and has only printable non-space ASCII characters, otherwise in double
  * quotes with C escapes, so that an error stays one line whatever the user typed. */

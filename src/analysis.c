@@ -13,86 +13,16 @@
 
 #include "qtm/observables.h"
 #include "qtm/physics.h"
-
-#define NONE INT64_MAX /* no candidate yet */
-#define MAX_REDUCED_ENTRIES ((int64_t)1 << 28)
-#define NAME_CAP 96
-#define MAX_REDUCED (6 + 4 * (QTM_MAX_AXES + 2))
-
-/* Regime indices: 0 local, 1 global. */
-enum { LOCAL, GLOBAL, NREGIMES };
+#include "analysis_impl.h"
 
 /* Table columns: the parameters, the regime's values, then the refined ones. */
 static const char *const param_fields[] = {"omega", "TL", "TR", "gammaL", "gammaR",
                                            "g", "epsL", "epsR", "eps_a", "N"};
-#define NPARAM_FIELDS 10
 static const char *const value_fields[] = {"contrast", "ratio", "J", "J_rev"};
-#define NVALUE_FIELDS 4
 static const char *const refined_fields[] = {
     "refined_omega", "refined_TL", "refined_TR", "refined_gammaL", "refined_gammaR",
     "refined_g", "refined_epsL", "refined_epsR", "refined_eps_a", "refined_N",
     "refined_contrast", "refined_ratio", "refined_J", "refined_J_rev"};
-#define NREFINED_FIELDS 14
-
-typedef struct ranked {
-  double value;
-  int64_t index;
-} ranked;
-
-/* A Pareto point: contrast c, forward |J| j. */
-typedef struct front_point {
-  double c, j;
-  int64_t index;
-} front_point;
-
-typedef struct regime_state {
-  /* NDTC */
-  int64_t ndtc_count, applicable_count;
-  int64_t *onset_pos; /* per line: first position (in increasing TL order) with NDTC, or NONE */
-  double *onset, *eq17, *onset_minus_eq17;
-  /* maxima over the optimised axes, per outer point */
-  double *best_c, *best_r;
-  int64_t *arg_c, *arg_r;
-  double *max_c, *max_r;
-  double *argmax_c[QTM_MAX_AXES], *argmax_r[QTM_MAX_AXES];
-  /* top-K by contrast, sorted by (value desc, index asc) */
-  ranked *top;
-  int ntop;
-  double *top_rows;
-  /* Pareto front, sorted by j descending; c strictly increasing along it */
-  front_point *front;
-  int64_t nfront, front_cap;
-  double *front_rows;
-} regime_state;
-
-struct qtm_analysis {
-  qtm_analysis_spec spec;
-  const qtm_grid *g;
-  int naxes;
-  int64_t stride[QTM_MAX_AXES];
-  int has_global;
-  int ninputs;
-  int inputs[QTM_ANALYSIS_MAX_INPUTS];
-  int ndense;
-  qtm_dense_map dense[QTM_ANALYSIS_MAX_DENSE];
-  /* NDTC lines: along the TL (or DeltaT) axis */
-  int line_axis; /* -1 without one */
-  int line_increasing;
-  int64_t nlines;
-  int64_t line_stride[QTM_MAX_AXES];
-  /* maxima: the grid without the optimised axes */
-  int is_optimized[QTM_MAX_AXES];
-  int64_t nouter;
-  int64_t outer_stride[QTM_MAX_AXES];
-  regime_state r[NREGIMES];
-  /* results for the writer */
-  int nreduced, ntables, nattrs;
-  qtm_reduced_map reduced[MAX_REDUCED];
-  char reduced_names[MAX_REDUCED][NAME_CAP];
-  qtm_table tables[4];
-  const char *fields[NPARAM_FIELDS + NVALUE_FIELDS + NREFINED_FIELDS];
-  qtm_scalar_attr attrs[8];
-};
 
 /* Input positions in the per-point input arrays. */
 enum { IN_J, IN_JR, IN_C, IN_R, IN_DJ, IN_JG, IN_JGR, IN_CG, IN_DJG };
@@ -200,6 +130,7 @@ static void free_regime(regime_state *s) {
 void qtm_analysis_free(qtm_analysis *a) {
   if (!a) return;
   for (int r = 0; r < NREGIMES; ++r) free_regime(&a->r[r]);
+  qtm_analysis_state_release(a);
   free(a);
 }
 
@@ -303,7 +234,7 @@ static int ranks_above(double v, int64_t i, double ov, int64_t oi) {
   return v > ov || (v == ov && i < oi);
 }
 
-static void offer_max(double v, int64_t index, double *best, int64_t *arg) {
+void qtm_analysis_offer_max(double v, int64_t index, double *best, int64_t *arg) {
   if (isnan(v)) return;
   if (ranks_above(v, index, *best, *arg)) {
     *best = v;
@@ -311,7 +242,7 @@ static void offer_max(double v, int64_t index, double *best, int64_t *arg) {
   }
 }
 
-static void offer_top(regime_state *s, int k, double v, int64_t index) {
+void qtm_analysis_offer_top(regime_state *s, int k, double v, int64_t index) {
   if (isnan(v) || k == 0) return;
   if (s->ntop == k && !ranks_above(v, index, s->top[k - 1].value, s->top[k - 1].index)) return;
   int pos = s->ntop < k ? s->ntop++ : k - 1;
@@ -332,7 +263,7 @@ static int dominates(const front_point *p, const front_point *q) {
 
 /* The front is sorted by j descending with c strictly increasing: the members with j >= q.j
  * form a prefix, and the last of it has the largest c there. */
-static void offer_front(regime_state *s, double c, double j, int64_t index) {
+void qtm_analysis_offer_front(regime_state *s, double c, double j, int64_t index) {
   if (isnan(c) || isnan(j)) return;
   front_point q = {c, j, index};
   int64_t lo = 0, hi = s->nfront; /* first member with j < q.j */
@@ -397,11 +328,11 @@ void qtm_analysis_tile(qtm_analysis *a, const qtm_tile *t, const double *const *
       }
       int strong_enough = fmax(fabs(J), fabs(Jr)) >= a->spec.min_current;
       if (a->spec.noptimize > 0 && strong_enough) {
-        offer_max(C, flat, &s->best_c[outer], &s->arg_c[outer]);
-        offer_max(R, flat, &s->best_r[outer], &s->arg_r[outer]);
+        qtm_analysis_offer_max(C, flat, &s->best_c[outer], &s->arg_c[outer]);
+        qtm_analysis_offer_max(R, flat, &s->best_r[outer], &s->arg_r[outer]);
       }
-      if (strong_enough) offer_top(s, a->spec.top_k, C, flat);
-      offer_front(s, C, fabs(J), flat);
+      if (strong_enough) qtm_analysis_offer_top(s, a->spec.top_k, C, flat);
+      qtm_analysis_offer_front(s, C, fabs(J), flat);
     }
     if (a->has_global) {
       unsigned char *regime = dense[2];

@@ -27,11 +27,18 @@ static void make_grid(qtm_grid *g, int naxes, const int *ids, const int64_t *n,
   cr_assert_eq(qtm_grid_init(g, naxes, ids, n, v, fixed, err, sizeof err), QTM_OK, "%s", err);
 }
 
-/* Runs the analysis over every tile of a tiling of target_points, in shuffled order when
- * `shuffle`, and finishes it. */
+/* Runs the analysis over the tiles [first, end) of a tiling of target_points (every tile when
+ * end < 0), in shuffled order when `shuffle`, and finishes it when `finish`. */
+static qtm_analysis *analyse_range(qtm_backend_kind kind, const qtm_grid *g,
+                                   const qtm_analysis_spec *spec, int64_t target, int shuffle,
+                                   uint64_t seed, int64_t first, int64_t end, int finish,
+                                   char *why, size_t whycap);
+
 static qtm_analysis *analyse_on(qtm_backend_kind kind, const qtm_grid *g,
                                 const qtm_analysis_spec *spec, int64_t target, int shuffle,
-                                uint64_t seed, char *why, size_t whycap);
+                                uint64_t seed, char *why, size_t whycap) {
+  return analyse_range(kind, g, spec, target, shuffle, seed, 0, -1, 1, why, whycap);
+}
 
 static qtm_analysis *analyse(const qtm_grid *g, const qtm_analysis_spec *spec, int64_t target,
                              int shuffle, uint64_t seed) {
@@ -41,10 +48,11 @@ static qtm_analysis *analyse(const qtm_grid *g, const qtm_analysis_spec *spec, i
   return an;
 }
 
-/* As analyse, on the backend of that kind; NULL with the reason when it cannot be opened. */
-static qtm_analysis *analyse_on(qtm_backend_kind kind, const qtm_grid *g,
-                                const qtm_analysis_spec *spec, int64_t target, int shuffle,
-                                uint64_t seed, char *why, size_t whycap) {
+/* On the backend of that kind; NULL with the reason when it cannot be opened. */
+static qtm_analysis *analyse_range(qtm_backend_kind kind, const qtm_grid *g,
+                                   const qtm_analysis_spec *spec, int64_t target, int shuffle,
+                                   uint64_t seed, int64_t first, int64_t end, int finish,
+                                   char *why, size_t whycap) {
   char err[256];
   qtm_analysis *an;
   cr_assert_eq(qtm_analysis_create(spec, g, &an, err, sizeof err), QTM_OK, "%s", err);
@@ -67,22 +75,24 @@ static qtm_analysis *analyse_on(qtm_backend_kind kind, const qtm_grid *g,
   void *dense[QTM_ANALYSIS_MAX_DENSE];
   for (int m = 0; m < ndense; ++m) dense[m] = malloc((size_t)plan.max_tile_points * 8);
   int64_t *order = malloc((size_t)tiling.ntiles * sizeof *order);
-  for (int64_t k = 0; k < tiling.ntiles; ++k) order[k] = k;
+  if (end < 0) end = tiling.ntiles;
+  int64_t ntiles = end - first;
+  for (int64_t k = 0; k < ntiles; ++k) order[k] = first + k;
   qtm_rng r;
   r.state = seed;
-  for (int64_t k = tiling.ntiles - 1; shuffle && k > 0; --k) {
+  for (int64_t k = ntiles - 1; shuffle && k > 0; --k) {
     int64_t j = (int64_t)(qtm_rng_next(&r) % (uint64_t)(k + 1));
     int64_t t = order[k];
     order[k] = order[j];
     order[j] = t;
   }
-  for (int64_t k = 0; k < tiling.ntiles; ++k) {
+  for (int64_t k = 0; k < ntiles; ++k) {
     qtm_tile tile;
     qtm_tiling_tile(&tiling, g, order[k], &tile);
     cr_assert_eq(b->ops->eval_tile(b, &tile, &out, err, sizeof err), QTM_OK);
     qtm_analysis_tile(an, &tile, (const double *const *)out.data, dense);
   }
-  cr_assert_eq(qtm_analysis_finish(an, err, sizeof err), QTM_OK, "%s", err);
+  if (finish) cr_assert_eq(qtm_analysis_finish(an, err, sizeof err), QTM_OK, "%s", err);
   for (int j = 0; j < plan.nobs; ++j) free(out.data[j]);
   for (int m = 0; m < ndense; ++m) free(dense[m]);
   free(order);
@@ -290,6 +300,33 @@ Test(analysis, maxima_top_k_pareto_equal_brute_force) {
   qtm_grid_free(&g);
 }
 
+/* Every reduced map, table and attribute of an equals ref's, bit for bit. */
+static void expect_same_results(const qtm_grid *gp, const qtm_analysis *ref,
+                                const qtm_analysis *an, long long label) {
+  const qtm_grid g = *gp;
+  const qtm_reduced_map *ma, *mb;
+  int na = qtm_analysis_reduced_maps(ref, &ma), nb = qtm_analysis_reduced_maps(an, &mb);
+  cr_assert_eq(na, nb);
+  for (int m = 0; m < na; ++m) {
+    int64_t n = 1;
+    for (int k = 0; k < ma[m].nkept; ++k) n *= g.desc.shape[ma[m].kept[k]];
+    cr_expect_eq(memcmp(ma[m].data, mb[m].data, (size_t)n * 8), 0, "%s differs (case %lld)",
+                 ma[m].name, label);
+  }
+  const qtm_table *ta, *tb;
+  int nta = qtm_analysis_tables(ref, &ta), ntb = qtm_analysis_tables(an, &tb);
+  cr_assert_eq(nta, ntb);
+  for (int m = 0; m < nta; ++m) {
+    cr_assert_eq(ta[m].nrows, tb[m].nrows, "%s rows", ta[m].name);
+    cr_expect_eq(memcmp(ta[m].rows, tb[m].rows, (size_t)ta[m].nrows * (size_t)ta[m].nfields * 8),
+                 0, "%s differs (case %lld)", ta[m].name, label);
+  }
+  const qtm_scalar_attr *aa, *ab;
+  int n1 = qtm_analysis_attrs(ref, &aa), n2 = qtm_analysis_attrs(an, &ab);
+  cr_assert_eq(n1, n2);
+  for (int m = 0; m < n1; ++m) cr_expect_eq(aa[m].value, ab[m].value, "%s", aa[m].name);
+}
+
 /* Same results bit for bit whatever the tiling and the order of the tiles. */
 Test(analysis, independent_of_tiling_and_order) {
   qtm_grid g;
@@ -299,30 +336,90 @@ Test(analysis, independent_of_tiling_and_order) {
   const int64_t targets[4] = {1, 7, 60, 500};
   for (int i = 0; i < 4; ++i) {
     qtm_analysis *an = analyse(&g, &spec, targets[i], i % 2, 100 + (uint64_t)i);
-    const qtm_reduced_map *ma, *mb;
-    int na = qtm_analysis_reduced_maps(ref, &ma), nb = qtm_analysis_reduced_maps(an, &mb);
-    cr_assert_eq(na, nb);
-    for (int m = 0; m < na; ++m) {
-      int64_t n = 1;
-      for (int k = 0; k < ma[m].nkept; ++k) n *= g.desc.shape[ma[m].kept[k]];
-      cr_expect_eq(memcmp(ma[m].data, mb[m].data, (size_t)n * 8), 0, "%s differs for tile %lld",
-                   ma[m].name, (long long)targets[i]);
-    }
-    const qtm_table *ta, *tb;
-    int nta = qtm_analysis_tables(ref, &ta), ntb = qtm_analysis_tables(an, &tb);
-    cr_assert_eq(nta, ntb);
-    for (int m = 0; m < nta; ++m) {
-      cr_assert_eq(ta[m].nrows, tb[m].nrows, "%s rows", ta[m].name);
-      cr_expect_eq(memcmp(ta[m].rows, tb[m].rows, (size_t)ta[m].nrows * (size_t)ta[m].nfields * 8),
-                   0, "%s differs for tile %lld", ta[m].name, (long long)targets[i]);
-    }
-    const qtm_scalar_attr *aa, *ab;
-    int n1 = qtm_analysis_attrs(ref, &aa), n2 = qtm_analysis_attrs(an, &ab);
-    cr_assert_eq(n1, n2);
-    for (int m = 0; m < n1; ++m) cr_expect_eq(aa[m].value, ab[m].value, "%s", aa[m].name);
+    expect_same_results(&g, ref, an, targets[i]);
     qtm_analysis_free(an);
   }
   qtm_analysis_free(ref);
+  qtm_grid_free(&g);
+}
+
+/* Shards: each slab of tiles reduced on its own and exported, the exports merged into a fresh
+ * analysis in any order, give the single run's results bit for bit. */
+Test(analysis, merged_shard_states_equal_a_single_run) {
+  qtm_grid g;
+  design_grid(&g);
+  qtm_analysis_spec spec = design_spec(0);
+  char why[256], err[256];
+  qtm_analysis *ref = analyse(&g, &spec, 60, 0, 0);
+  qtm_tiling tiling;
+  qtm_tiling_init(&tiling, &g, 60);
+  const int counts[3] = {1, 3, 7};
+  for (int c = 0; c < 3; ++c) {
+    int n = counts[c];
+    qtm_analysis *merged;
+    cr_assert_eq(qtm_analysis_create(&spec, &g, &merged, err, sizeof err), QTM_OK, "%s", err);
+    for (int s = n - 1; s >= 0; --s) { /* reverse order: the merge must not care */
+      int64_t first = tiling.ntiles * s / n, end = tiling.ntiles * (s + 1) / n;
+      qtm_analysis *part = analyse_range(QTM_BACKEND_CPU, &g, &spec, 60, 1, 7 + (uint64_t)s,
+                                         first, end, 0, why, sizeof why);
+      cr_assert_not_null(part, "%s", why);
+      const qtm_state_array *arrays;
+      int narrays;
+      cr_assert_eq(qtm_analysis_state_export(part, &arrays, &narrays, err, sizeof err), QTM_OK);
+      cr_assert_eq(qtm_analysis_state_merge(merged, arrays, narrays, err, sizeof err), QTM_OK,
+                   "%s", err);
+      qtm_analysis_free(part);
+    }
+    cr_assert_eq(qtm_analysis_finish(merged, err, sizeof err), QTM_OK, "%s", err);
+    expect_same_results(&g, ref, merged, n);
+    qtm_analysis_free(merged);
+  }
+  qtm_analysis_free(ref);
+  qtm_grid_free(&g);
+}
+
+/* A damaged state (an index outside the grid, a missing or short array) is refused by name
+ * and merges nothing. */
+Test(analysis, damaged_shard_state_is_refused) {
+  qtm_grid g;
+  design_grid(&g);
+  qtm_analysis_spec spec = design_spec(0);
+  char why[256], err[256];
+  qtm_analysis *part = analyse_range(QTM_BACKEND_CPU, &g, &spec, 60, 0, 0, 0, -1, 0, why,
+                                     sizeof why);
+  cr_assert_not_null(part, "%s", why);
+  const qtm_state_array *arrays;
+  int n;
+  cr_assert_eq(qtm_analysis_state_export(part, &arrays, &n, err, sizeof err), QTM_OK);
+  qtm_state_array copy[QTM_ANALYSIS_MAX_STATE];
+  memcpy(copy, arrays, (size_t)n * sizeof *copy);
+  int front = -1;
+  for (int i = 0; i < n; ++i)
+    if (strcmp(copy[i].name, "front_index") == 0) front = i;
+  cr_assert_geq(front, 0);
+  cr_assert_gt(copy[front].n, 0);
+  int64_t saved = ((int64_t *)copy[front].data)[0];
+  ((int64_t *)copy[front].data)[0] = g.npoints; /* one past the last point */
+  qtm_analysis *target;
+  cr_assert_eq(qtm_analysis_create(&spec, &g, &target, err, sizeof err), QTM_OK);
+  cr_expect_eq(qtm_analysis_state_merge(target, copy, n, err, sizeof err), QTM_ERR_INVALID_ARG);
+  cr_expect(strstr(err, "front_index[0]") != NULL, "%s", err);
+  ((int64_t *)copy[front].data)[0] = saved;
+  copy[front].n -= 1; /* shorter than front_contrast */
+  cr_expect_eq(qtm_analysis_state_merge(target, copy, n, err, sizeof err), QTM_ERR_INVALID_ARG);
+  cr_expect(strstr(err, "front_index") != NULL, "%s", err);
+  copy[front].n += 1;
+  cr_expect_eq(qtm_analysis_state_merge(target, copy, n - 1, err, sizeof err),
+               QTM_ERR_INVALID_ARG); /* the last array missing */
+  cr_expect(strstr(err, "no array") != NULL, "%s", err);
+  /* nothing was merged by the refusals: the intact state then gives the single run */
+  cr_assert_eq(qtm_analysis_state_merge(target, arrays, n, err, sizeof err), QTM_OK, "%s", err);
+  cr_assert_eq(qtm_analysis_finish(target, err, sizeof err), QTM_OK);
+  qtm_analysis *ref = analyse(&g, &spec, 60, 0, 0);
+  expect_same_results(&g, ref, target, 0);
+  qtm_analysis_free(ref);
+  qtm_analysis_free(target);
+  qtm_analysis_free(part);
   qtm_grid_free(&g);
 }
 

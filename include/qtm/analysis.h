@@ -55,6 +55,18 @@ void qtm_analysis_tile(qtm_analysis *a, const qtm_tile *t, const double *const *
  * top-K maxima; then the results below are final. */
 qtm_status qtm_analysis_finish(qtm_analysis *a, char *err, size_t errcap);
 
+/* The partial state after some tiles, before finish (a shard's share of the analysis): at most
+ * QTM_ANALYSIS_MAX_STATE arrays, owned by a until the next call or qtm_analysis_free. "None"
+ * entries (no candidate) are stored as -1. QTM_ERR_NOMEM with a message on failure. */
+#define QTM_ANALYSIS_MAX_STATE 24
+qtm_status qtm_analysis_state_export(qtm_analysis *a, const qtm_state_array **arrays, int *n,
+                                     char *err, size_t errcap);
+/* Merges another analysis' exported state (of the same config, disjoint tiles) into a, as if a
+ * had consumed those tiles itself. Checks every array's name, length and values first and
+ * merges nothing from a state that fails (QTM_ERR_INVALID_ARG, message naming the array). */
+qtm_status qtm_analysis_state_merge(qtm_analysis *a, const qtm_state_array *arrays, int n,
+                                    char *err, size_t errcap);
+
 int qtm_analysis_reduced_maps(const qtm_analysis *a, const qtm_reduced_map **maps);
 int qtm_analysis_tables(const qtm_analysis *a, const qtm_table **tables);
 int qtm_analysis_attrs(const qtm_analysis *a, const qtm_scalar_attr **attrs);

@@ -49,4 +49,13 @@ typedef struct qtm_scalar_attr {
   double value;
 } qtm_scalar_attr;
 
+/* One array of an analysis' partial state (analysis.h), as a shard file keeps it under
+ * qtmscan_state/analysis/NAME, so that merged shards finish the analysis a single run would. */
+typedef struct qtm_state_array {
+  char name[48];
+  int is_int;  /* int64 values, else float64 */
+  int64_t n;
+  void *data;
+} qtm_state_array;
+
 #endif

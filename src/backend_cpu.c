@@ -18,11 +18,12 @@ static qtm_status cpu_eval_tile(qtm_backend *b, const qtm_tile *t, const qtm_til
   const qtm_grid *g = b->plan.grid;
   const qtm_grid_desc *d = &g->desc;
   const double *values = g->values;
+  const unsigned need = qtm_tile_out_need(out);
   /* Static schedule: every point costs about the same, and it keeps each thread's writes in
    * one contiguous stretch of the output arrays. Tiles too small to repay waking the team
    * (~tens of microseconds on a loaded machine) run on this thread. */
 #pragma omp parallel for schedule(static) num_threads(impl->threads) if (t->npoints >= 4096)
-  for (int64_t l = 0; l < t->npoints; ++l) qtm_tile_eval_point(d, values, t, l, out);
+  for (int64_t l = 0; l < t->npoints; ++l) qtm_tile_eval_point_need(d, values, t, l, out, need);
   return QTM_OK;
 }
 

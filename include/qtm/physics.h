@@ -74,14 +74,75 @@ QTM_FN double qtm_inverse_temperature_gap(double w, double TL, double TR) {
 
 /* b = n_L n_R (e^{x_R} - e^{x_L}) = (n_L - n_R) + (eps_R - eps_L) n_L n_R (Eq. 7 numerator),
  * through expm1 of the inverse-temperature gap: exactly 0 at TL == TR and never the
- * difference of two nearly equal numbers. */
+ * difference of two nearly equal numbers. qtm_gap_factor(d) is -expm1(-|d|) in the form each
+ * sign of d takes it. */
+QTM_FN double qtm_gap_factor(double d) { return d <= 0.0 ? -expm1(d) : -expm1(-d); }
+
+/* b from d = x_L - x_R and its factor E = qtm_gap_factor(d) (TL != TR). E, the one
+ * transcendental of b, depends on w, TL and TR only: every gap of the same temperatures shares
+ * it, whatever the statistics, and so does the reverse process (d -> -d). */
+QTM_FN double qtm_occupation_gap_e(qtm_thermal tl, qtm_thermal tr, double d, double E,
+                                   double epsL, double epsR) {
+  if (d <= 0.0) /* TL > TR */
+    return (qtm_occupation(tl, epsL) * qtm_h(tr, epsR)) * E;
+  return -((qtm_h(tl, epsL) * qtm_occupation(tr, epsR)) * E);
+}
+
 QTM_FN double qtm_occupation_gap(qtm_thermal tl, qtm_thermal tr, double w, double TL, double TR,
                                  double epsL, double epsR) {
   if (TL == TR) return 0.0;
   double d = qtm_inverse_temperature_gap(w, TL, TR);
-  if (d <= 0.0) /* TL > TR */
-    return (qtm_occupation(tl, epsL) * qtm_h(tr, epsR)) * (-expm1(d));
-  return -((qtm_h(tl, epsL) * qtm_occupation(tr, epsR)) * (-expm1(-d)));
+  return qtm_occupation_gap_e(tl, tr, d, qtm_gap_factor(d), epsL, epsR);
+}
+
+/* ---- One mode at both bath temperatures, shared by everything a point evaluates ----------- */
+
+/* Every transcendental that a mode's local or global formulas need at (TL, TR): exp and expm1
+ * at each temperature and the gap factor. A point computes it once per mode; the _pair
+ * variants below take it instead of recomputing it (libm calls are not merged by the compiler,
+ * since they may set errno), and give the same bits as the plain functions. */
+typedef struct qtm_pair {
+  qtm_thermal tl, tr;
+  double TL, TR;
+  double d; /* x_L - x_R (unused when TL == TR) */
+  double E; /* qtm_gap_factor(d) */
+} qtm_pair;
+
+QTM_FN qtm_pair qtm_pair_at(double w, double TL, double TR) {
+  qtm_pair q;
+  q.tl = qtm_thermal_at(w, TL);
+  q.tr = qtm_thermal_at(w, TR);
+  q.TL = TL;
+  q.TR = TR;
+  q.d = q.E = 0.0;
+  if (TL != TR) {
+    q.d = qtm_inverse_temperature_gap(w, TL, TR);
+    q.E = qtm_gap_factor(q.d);
+  }
+  return q;
+}
+
+/* The reverse process (TL <-> TR) of q without a transcendental: d_rev = -d exactly (the gap is
+ * formed antisymmetrically), so qtm_gap_factor(d_rev) = E, except at d = +-0 where the factor
+ * is a signed zero, recomputed so that its sign is what a direct evaluation gives. */
+QTM_FN qtm_pair qtm_pair_reversed(qtm_pair q, double w) {
+  qtm_pair r;
+  r.tl = q.tr;
+  r.tr = q.tl;
+  r.TL = q.TR;
+  r.TR = q.TL;
+  r.d = r.E = 0.0;
+  if (r.TL != r.TR) {
+    r.d = qtm_inverse_temperature_gap(w, r.TL, r.TR);
+    r.E = (r.d == -q.d && q.d != 0.0) ? q.E : qtm_gap_factor(r.d);
+  }
+  return r;
+}
+
+/* qtm_occupation_gap of the pair's mode and temperatures. */
+QTM_FN double qtm_pair_gap(qtm_pair q, double epsL, double epsR) {
+  if (q.TL == q.TR) return 0.0;
+  return qtm_occupation_gap_e(q.tl, q.tr, q.d, q.E, epsL, epsR);
 }
 
 /* ---- Local (weak-coupling) current, Eqs. 5-7 and 19 -------------------------------------- */
@@ -105,21 +166,24 @@ QTM_FN double qtm_alpha(double gL, double gR, double g, double uL, double uR) {
   return 1.0 / (1.0 + q);
 }
 
-/* Local current for bath temperatures (TL, TR) and all other parameters from p. */
-QTM_FN qtm_local qtm_local_current(const qtm_params *p, double TL, double TR) {
+/* Local current for the bath temperatures of q (mode p->omega), other parameters from p. */
+QTM_FN qtm_local qtm_local_current_pair(const qtm_params *p, qtm_pair q) {
   qtm_local r;
-  qtm_thermal tl = qtm_thermal_at(p->omega, TL);
-  qtm_thermal tr = qtm_thermal_at(p->omega, TR);
   double gLgR = p->gammaL * p->gammaR;
-  r.b = qtm_occupation_gap(tl, tr, p->omega, TL, TR, p->epsL, p->epsR);
-  r.uL = qtm_h(tl, p->epsL) / qtm_h(tl, p->eps_a);
-  r.uR = qtm_h(tr, p->epsR) / qtm_h(tr, p->eps_a);
+  r.b = qtm_pair_gap(q, p->epsL, p->epsR);
+  r.uL = qtm_h(q.tl, p->epsL) / qtm_h(q.tl, p->eps_a);
+  r.uR = qtm_h(q.tr, p->epsR) / qtm_h(q.tr, p->eps_a);
   r.S = p->gammaL * r.uL + p->gammaR * r.uR;
   /* A disconnected bath carries no heat: J1 = 0, also when both rates are 0 (S = 0). */
   r.J1 = gLgR == 0.0 ? 0.0 : ((2.0 * p->omega) * gLgR) * r.b / r.S;
   r.alpha = p->N >= 2 ? qtm_alpha(p->gammaL, p->gammaR, p->g, r.uL, r.uR) : 1.0;
   r.J = r.alpha * r.J1;
   return r;
+}
+
+/* Local current for bath temperatures (TL, TR) and all other parameters from p. */
+QTM_FN qtm_local qtm_local_current(const qtm_params *p, double TL, double TR) {
+  return qtm_local_current_pair(p, qtm_pair_at(p->omega, TL, TR));
 }
 
 /* Contrast |(J + J_rev)/(J - J_rev)| (Eqs. 8-9), with the sum J + J_rev formed analytically
@@ -135,17 +199,15 @@ QTM_FN qtm_local qtm_local_current(const qtm_params *p, double TL, double TR) {
  * this reduces to C = |gL-gR| |eps-eps_a| |b| / ((gL+gR)(uL+uR)) (the general form of Eq. 12),
  * which is evaluated as such: it is exactly 0 at gammaL == gammaR.
  * NaN where J = J_rev = 0 (0/0: TL == TR, g = 0, a rate 0). */
-QTM_FN double qtm_local_contrast(const qtm_params *p, qtm_local fwd, qtm_local rev) {
+/* q: the forward pair of the point (mode p->omega at p->TL, p->TR). */
+QTM_FN double qtm_local_contrast_pair(const qtm_params *p, qtm_pair q, qtm_local fwd,
+                                      qtm_local rev) {
   if (fwd.J == 0.0 && rev.J == 0.0) return NAN;
   double gL = p->gammaL, gR = p->gammaR;
   if (p->epsL == p->epsR)
     return fabs(gL - gR) * fabs(p->epsL - p->eps_a) * fabs(fwd.b) / ((gL + gR) * (fwd.uL + fwd.uR));
-  qtm_thermal tl = qtm_thermal_at(p->omega, p->TL);
-  qtm_thermal tr = qtm_thermal_at(p->omega, p->TR);
-  double dL = -(p->epsL - p->eps_a) *
-              qtm_occupation_gap(tl, tr, p->omega, p->TL, p->TR, p->epsL, p->epsL);
-  double dR = (p->epsR - p->eps_a) *
-              qtm_occupation_gap(tl, tr, p->omega, p->TL, p->TR, p->epsR, p->epsR);
+  double dL = -(p->epsL - p->eps_a) * qtm_pair_gap(q, p->epsL, p->epsL);
+  double dR = (p->epsR - p->eps_a) * qtm_pair_gap(q, p->epsR, p->epsR);
   double U = fwd.uL * fwd.uR, Ur = rev.uL * rev.uR;
   double cross = -(gL * fwd.uL * rev.uL * dR + gR * fwd.uR * rev.uR * dL);
   if (p->N < 2) return fabs(cross) / (U * rev.S + Ur * fwd.S);
@@ -153,6 +215,10 @@ QTM_FN double qtm_local_contrast(const qtm_params *p, qtm_local fwd, qtm_local r
   double P = g4 + gLgR * U, Pr = g4 + gLgR * Ur;
   return fabs(g4 * cross + gLgR * U * Ur * (gL * dL + gR * dR)) /
          (U * Pr * rev.S + Ur * P * fwd.S);
+}
+
+QTM_FN double qtm_local_contrast(const qtm_params *p, qtm_local fwd, qtm_local rev) {
+  return qtm_local_contrast_pair(p, qtm_pair_at(p->omega, p->TL, p->TR), fwd, rev);
 }
 
 /* Rectification ratio |J|/|J_rev| (Eq. 42): NaN at 0/0, +inf where only J_rev is 0. */
@@ -167,11 +233,10 @@ QTM_FN double qtm_ratio(double J, double J_rev) {
  * (1 - alpha)/uL = gL gR uR / (4g^2 + gL gR uL uR) the derivative of alpha's denominator,
  * evaluated in that second form (1 - alpha cancels where alpha ~ 1). For N = 1 alpha = 1
  * and that term is absent, which is exactly dJ1/dTL. */
-QTM_FN double qtm_local_dJ_dTL(const qtm_params *p, qtm_local r) {
+QTM_FN double qtm_local_dJ_dTL_pair(const qtm_params *p, qtm_pair q, qtm_local r) {
   double gLgR = p->gammaL * p->gammaR;
   if (gLgR == 0.0 || r.alpha == 0.0) return 0.0; /* J vanishes identically near the point */
-  qtm_thermal tl = qtm_thermal_at(p->omega, p->TL);
-  qtm_thermal tr = qtm_thermal_at(p->omega, p->TR);
+  qtm_thermal tl = q.tl, tr = q.tr;
   double dnL = qtm_occupation_dT(tl, p->omega, p->epsL);
   if (dnL == 0.0) return 0.0;
   double cR = qtm_h(tr, p->epsR) / qtm_h(tr, p->epsL);
@@ -180,25 +245,36 @@ QTM_FN double qtm_local_dJ_dTL(const qtm_params *p, qtm_local r) {
   return (2.0 * p->omega * r.alpha * gLgR / r.S) * bracket * dnL;
 }
 
+QTM_FN double qtm_local_dJ_dTL(const qtm_params *p, qtm_local r) {
+  return qtm_local_dJ_dTL_pair(p, qtm_pair_at(p->omega, p->TL, p->TR), r);
+}
+
 /* Linear conductance of the single system at temperature T (Eq. 13 corrected, factor 2):
  * kappa1 = 2 w^2 gL gR nL na nR e^{w/T} / ((gL nL + gR nR) T^2)
  *        = 2 gL gR x^2 e hL ha hR / (gL hL + gR hR), every h at T with its own statistics.
  * 0 at T = 0 and where a rate is 0. */
-QTM_FN double qtm_kappa1(const qtm_params *p, double T) {
+QTM_FN double qtm_kappa1_th(const qtm_params *p, double T, qtm_thermal t) {
   double gLgR = p->gammaL * p->gammaR;
   if (T == 0.0 || gLgR == 0.0) return 0.0;
-  qtm_thermal t = qtm_thermal_at(p->omega, T);
   if (t.e == 0.0) return 0.0;
   double hL = qtm_h(t, p->epsL), hR = qtm_h(t, p->epsR), ha = qtm_h(t, p->eps_a);
   return 2.0 * gLgR * (t.x * t.x * t.e) * (hL * ha * hR) / (p->gammaL * hL + p->gammaR * hR);
 }
 
-/* alpha at TL = TR = T (Eq. 14's prefactor); 1 for N = 1. */
-QTM_FN double qtm_alpha_at(const qtm_params *p, double T) {
+/* t: qtm_thermal_at(p->omega, T). */
+QTM_FN double qtm_kappa1(const qtm_params *p, double T) {
+  return qtm_kappa1_th(p, T, qtm_thermal_at(p->omega, T));
+}
+
+/* alpha at TL = TR = T (Eq. 14's prefactor), t = qtm_thermal_at(p->omega, T); 1 for N = 1. */
+QTM_FN double qtm_alpha_at_th(const qtm_params *p, qtm_thermal t) {
   if (p->N < 2) return 1.0;
-  qtm_thermal t = qtm_thermal_at(p->omega, T);
   double ha = qtm_h(t, p->eps_a);
   return qtm_alpha(p->gammaL, p->gammaR, p->g, qtm_h(t, p->epsL) / ha, qtm_h(t, p->epsR) / ha);
+}
+
+QTM_FN double qtm_alpha_at(const qtm_params *p, double T) {
+  return qtm_alpha_at_th(p, qtm_thermal_at(p->omega, T));
 }
 
 /* Eq. 17 NDTC threshold T* for TR -> 0 (qubits between bosonic baths, N >= 2):
@@ -247,10 +323,9 @@ typedef struct qtm_populations {
 
 /* Eq. 38 for two qubits (eps_a = -1), any bath statistics, with the rates written through h:
  * gamma^- = gamma h, gamma^+ = gamma e h. NaN when both rates are 0 (no unique state). */
-QTM_FN qtm_populations qtm_qubit_populations(const qtm_params *p) {
+QTM_FN qtm_populations qtm_qubit_populations_pair(const qtm_params *p, qtm_pair q) {
   qtm_populations r;
-  qtm_thermal tl = qtm_thermal_at(p->omega, p->TL);
-  qtm_thermal tr = qtm_thermal_at(p->omega, p->TR);
+  qtm_thermal tl = q.tl, tr = q.tr;
   double hL = qtm_h(tl, p->epsL), hR = qtm_h(tr, p->epsR);
   double dnL = p->gammaL * hL, upL = dnL * tl.e; /* gammaL^-, gammaL^+ */
   double dnR = p->gammaR * hR, upR = dnR * tr.e;
@@ -268,6 +343,10 @@ QTM_FN qtm_populations qtm_qubit_populations(const qtm_params *p) {
                                    (upL / s) * (upR / s) * (G * G)) / chi);
   r.p4 = (g4 * (dnL + dnR) * (dnL + dnR) + dnL * dnR * (G * G)) / chi;
   return r;
+}
+
+QTM_FN qtm_populations qtm_qubit_populations(const qtm_params *p) {
+  return qtm_qubit_populations_pair(p, qtm_pair_at(p->omega, p->TL, p->TR));
 }
 
 /* ---- Global (strong-coupling) closed forms, Eqs. 21-25 ----------------------------------- */
@@ -292,14 +371,13 @@ typedef struct qtm_global_mode {
 /* One mode of Eq. 22, J(w) = gL gR w [nL - nR] / (gL coth(w/2TL) + gR coth(w/2TR)), with its
  * exact TL-derivative gL gR (gL + gR) w coth(w/2TR) dnL/dTL / den^2 (positive: the global
  * current has no NDTC). */
-QTM_FN qtm_global_mode qtm_global_mode_at(const qtm_params *p, double w, double TL, double TR) {
+QTM_FN qtm_global_mode qtm_global_mode_pair(const qtm_params *p, double w, qtm_pair q) {
   qtm_global_mode r;
-  qtm_thermal tl = qtm_thermal_at(w, TL);
-  qtm_thermal tr = qtm_thermal_at(w, TR);
+  qtm_thermal tl = q.tl;
   double gLgR = p->gammaL * p->gammaR;
-  r.b = qtm_occupation_gap(tl, tr, w, TL, TR, 1.0, 1.0);
+  r.b = qtm_pair_gap(q, 1.0, 1.0);
   r.cL = qtm_coth_half(tl);
-  r.cR = qtm_coth_half(tr);
+  r.cR = qtm_coth_half(q.tr);
   double den = p->gammaL * r.cL + p->gammaR * r.cR;
   if (gLgR == 0.0) {
     r.J = r.dJ_dTL = 0.0;
@@ -309,6 +387,10 @@ QTM_FN qtm_global_mode qtm_global_mode_at(const qtm_params *p, double w, double 
   r.dJ_dTL = gLgR * (p->gammaL + p->gammaR) * w * r.cR / (den * den) *
              qtm_occupation_dT(tl, w, 1.0);
   return r;
+}
+
+QTM_FN qtm_global_mode qtm_global_mode_at(const qtm_params *p, double w, double TL, double TR) {
+  return qtm_global_mode_pair(p, w, qtm_pair_at(w, TL, TR));
 }
 
 /* Global contrast from the two modes, with the sum J + J_rev formed analytically:
@@ -347,60 +429,108 @@ QTM_FN double qtm_kappa_global(const qtm_params *p, double T) {
          (qtm_x2_csch(p->omega + p->g, T) + qtm_x2_csch(p->omega - p->g, T));
 }
 
-/* ---- Every observable of one point --------------------------------------------------------- */
+/* ---- The observables of one point ---------------------------------------------------------- */
 
-/* Fills o with every observable of the (valid) point p; NaN where one does not apply. */
-QTM_FN void qtm_eval_closed_point(const qtm_params *p, qtm_obs *o) {
+/* A set of observables: bit (1u << id) for each qtm_obs_id. */
+#define QTM_OBS_BIT(id) (1u << (id))
+#define QTM_OBS_ALL ((1u << QTM_OBS_COUNT) - 1u)
+typedef char qtm_obs_mask_fits[QTM_OBS_COUNT <= 32 ? 1 : -1];
+
+/* What each group of work produces: the point computes a group only when one of its
+ * observables is asked for. */
+#define QTM_NEED_REV                                                                           \
+  (QTM_OBS_BIT(QTM_OBS_J_rev) | QTM_OBS_BIT(QTM_OBS_contrast) | QTM_OBS_BIT(QTM_OBS_ratio))
+#define QTM_NEED_POP                                                                           \
+  (QTM_OBS_BIT(QTM_OBS_p1) | QTM_OBS_BIT(QTM_OBS_p4) | QTM_OBS_BIT(QTM_OBS_Jc) |                \
+   QTM_OBS_BIT(QTM_OBS_concurrence))
+#define QTM_NEED_LOCAL                                                                         \
+  (QTM_OBS_BIT(QTM_OBS_J1) | QTM_OBS_BIT(QTM_OBS_alpha) | QTM_OBS_BIT(QTM_OBS_J) |              \
+   QTM_OBS_BIT(QTM_OBS_dJ_dTL) | QTM_OBS_BIT(QTM_OBS_coherence) |                              \
+   QTM_OBS_BIT(QTM_OBS_entropy_production) | QTM_NEED_REV | QTM_NEED_POP)
+#define QTM_NEED_MEAN_T (QTM_OBS_BIT(QTM_OBS_kappa1) | QTM_OBS_BIT(QTM_OBS_kappa2))
+#define QTM_NEED_GLOBAL_REV                                                                    \
+  (QTM_OBS_BIT(QTM_OBS_J_global_rev) | QTM_OBS_BIT(QTM_OBS_contrast_global))
+#define QTM_NEED_GLOBAL                                                                        \
+  (QTM_OBS_BIT(QTM_OBS_J_global) | QTM_OBS_BIT(QTM_OBS_dJ_global_dTL) |                        \
+   QTM_OBS_BIT(QTM_OBS_kappa_global) | QTM_NEED_GLOBAL_REV)
+
+/* Fills the observables of `need` (a QTM_OBS_BIT set) of the (valid) point p into o, NaN where
+ * one does not apply; other entries of o may be written or left as they were. Each mode's
+ * thermal factors are computed once and shared by the forward and reverse process and every
+ * formula, so a scan of a few observables pays for those only. Every value has the same bits
+ * whatever else `need` holds. */
+QTM_FN void qtm_eval_closed_select(const qtm_params *p, unsigned need, qtm_obs *o) {
   double *v = o->v;
-  qtm_local fwd = qtm_local_current(p, p->TL, p->TR);
-  qtm_local rev = qtm_local_current(p, p->TR, p->TL);
   double Tm = 0.5 * (p->TL + p->TR);
   int two_sites = p->N == 2;
 
-  v[QTM_OBS_J1] = fwd.J1;
-  v[QTM_OBS_alpha] = fwd.alpha;
-  v[QTM_OBS_J] = fwd.J;
-  v[QTM_OBS_J_rev] = rev.J;
-  v[QTM_OBS_contrast] = qtm_local_contrast(p, fwd, rev);
-  v[QTM_OBS_ratio] = qtm_ratio(fwd.J, rev.J);
-  v[QTM_OBS_kappa1] = qtm_kappa1(p, Tm);
-  v[QTM_OBS_kappa2] = qtm_alpha_at(p, Tm) * v[QTM_OBS_kappa1];
-  v[QTM_OBS_dJ_dTL] = qtm_local_dJ_dTL(p, fwd);
-  v[QTM_OBS_ndtc_threshold] = qtm_ndtc_threshold(p);
-
-  if (qtm_global_applies(p)) {
-    double w[2] = {p->omega + p->g, p->omega - p->g};
-    /* written out, not looped: a loop here leaves a 176-byte stack frame in the kernel */
-    qtm_global_mode f[2], r[2];
-    f[0] = qtm_global_mode_at(p, w[0], p->TL, p->TR);
-    f[1] = qtm_global_mode_at(p, w[1], p->TL, p->TR);
-    r[0] = qtm_global_mode_at(p, w[0], p->TR, p->TL);
-    r[1] = qtm_global_mode_at(p, w[1], p->TR, p->TL);
-    v[QTM_OBS_J_global] = f[0].J + f[1].J;
-    v[QTM_OBS_J_global_rev] = r[0].J + r[1].J;
-    v[QTM_OBS_contrast_global] =
-        qtm_global_contrast(p, f, w, v[QTM_OBS_J_global], v[QTM_OBS_J_global_rev]);
-    v[QTM_OBS_kappa_global] = qtm_kappa_global(p, Tm);
-    v[QTM_OBS_dJ_global_dTL] = f[0].dJ_dTL + f[1].dJ_dTL;
-  } else { /* global ME derived for two qubits between bosonic baths, 0 < g < omega only */
-    v[QTM_OBS_J_global] = v[QTM_OBS_J_global_rev] = v[QTM_OBS_contrast_global] = NAN;
-    v[QTM_OBS_kappa_global] = v[QTM_OBS_dJ_global_dTL] = NAN;
+  if (need & QTM_NEED_LOCAL) {
+    qtm_pair q = qtm_pair_at(p->omega, p->TL, p->TR);
+    qtm_local fwd = qtm_local_current_pair(p, q);
+    v[QTM_OBS_J1] = fwd.J1;
+    v[QTM_OBS_alpha] = fwd.alpha;
+    v[QTM_OBS_J] = fwd.J;
+    if (need & QTM_NEED_REV) {
+      qtm_local rev = qtm_local_current_pair(p, qtm_pair_reversed(q, p->omega));
+      v[QTM_OBS_J_rev] = rev.J;
+      v[QTM_OBS_contrast] = qtm_local_contrast_pair(p, q, fwd, rev);
+      v[QTM_OBS_ratio] = qtm_ratio(fwd.J, rev.J);
+    }
+    if (need & QTM_OBS_BIT(QTM_OBS_dJ_dTL)) v[QTM_OBS_dJ_dTL] = qtm_local_dJ_dTL_pair(p, q, fwd);
+    /* Two-site quantities need two subsystems; populations and entanglement need qubits. */
+    v[QTM_OBS_coherence] = two_sites ? qtm_coherence(p, fwd) : NAN;
+    if (need & QTM_NEED_POP) {
+      if (two_sites && p->eps_a == -1.0) {
+        qtm_populations pop = qtm_qubit_populations_pair(p, q);
+        double root = pop.sqrt_p1 * sqrt(pop.p4);
+        v[QTM_OBS_p1] = pop.p1;
+        v[QTM_OBS_p4] = pop.p4;
+        v[QTM_OBS_Jc] = 4.0 * p->g * p->omega * root;
+        v[QTM_OBS_concurrence] = 2.0 * fmax(0.0, fabs(v[QTM_OBS_coherence]) - root);
+        if (isnan(root)) v[QTM_OBS_concurrence] = NAN; /* fmax would hide the NaN */
+      } else {
+        v[QTM_OBS_p1] = v[QTM_OBS_p4] = v[QTM_OBS_Jc] = v[QTM_OBS_concurrence] = NAN;
+      }
+    }
+    v[QTM_OBS_entropy_production] = qtm_entropy_production(p->TL, p->TR, fwd.J);
   }
 
-  /* Two-site quantities need two subsystems; populations and entanglement need qubits. */
-  v[QTM_OBS_coherence] = two_sites ? qtm_coherence(p, fwd) : NAN;
-  if (two_sites && p->eps_a == -1.0) {
-    qtm_populations pop = qtm_qubit_populations(p);
-    double root = pop.sqrt_p1 * sqrt(pop.p4);
-    v[QTM_OBS_p1] = pop.p1;
-    v[QTM_OBS_p4] = pop.p4;
-    v[QTM_OBS_Jc] = 4.0 * p->g * p->omega * root;
-    v[QTM_OBS_concurrence] = 2.0 * fmax(0.0, fabs(v[QTM_OBS_coherence]) - root);
-    if (isnan(root)) v[QTM_OBS_concurrence] = NAN; /* fmax would hide the NaN */
-  } else {
-    v[QTM_OBS_p1] = v[QTM_OBS_p4] = v[QTM_OBS_Jc] = v[QTM_OBS_concurrence] = NAN;
+  if (need & QTM_NEED_MEAN_T) {
+    qtm_thermal tm = qtm_thermal_at(p->omega, Tm);
+    v[QTM_OBS_kappa1] = qtm_kappa1_th(p, Tm, tm);
+    v[QTM_OBS_kappa2] = qtm_alpha_at_th(p, tm) * v[QTM_OBS_kappa1];
   }
-  v[QTM_OBS_entropy_production] = qtm_entropy_production(p->TL, p->TR, fwd.J);
+  if (need & QTM_OBS_BIT(QTM_OBS_ndtc_threshold)) v[QTM_OBS_ndtc_threshold] = qtm_ndtc_threshold(p);
+
+  if (need & QTM_NEED_GLOBAL) {
+    if (qtm_global_applies(p)) {
+      double w[2] = {p->omega + p->g, p->omega - p->g};
+      qtm_pair q0 = qtm_pair_at(w[0], p->TL, p->TR);
+      qtm_pair q1 = qtm_pair_at(w[1], p->TL, p->TR);
+      /* written out, not looped: a loop here leaves a 176-byte stack frame in the kernel */
+      qtm_global_mode f[2];
+      f[0] = qtm_global_mode_pair(p, w[0], q0);
+      f[1] = qtm_global_mode_pair(p, w[1], q1);
+      v[QTM_OBS_J_global] = f[0].J + f[1].J;
+      v[QTM_OBS_dJ_global_dTL] = f[0].dJ_dTL + f[1].dJ_dTL;
+      if (need & QTM_NEED_GLOBAL_REV) {
+        qtm_global_mode r0 = qtm_global_mode_pair(p, w[0], qtm_pair_reversed(q0, w[0]));
+        qtm_global_mode r1 = qtm_global_mode_pair(p, w[1], qtm_pair_reversed(q1, w[1]));
+        v[QTM_OBS_J_global_rev] = r0.J + r1.J;
+        v[QTM_OBS_contrast_global] =
+            qtm_global_contrast(p, f, w, v[QTM_OBS_J_global], v[QTM_OBS_J_global_rev]);
+      }
+      if (need & QTM_OBS_BIT(QTM_OBS_kappa_global)) v[QTM_OBS_kappa_global] = qtm_kappa_global(p, Tm);
+    } else { /* global ME derived for two qubits between bosonic baths, 0 < g < omega only */
+      v[QTM_OBS_J_global] = v[QTM_OBS_J_global_rev] = v[QTM_OBS_contrast_global] = NAN;
+      v[QTM_OBS_kappa_global] = v[QTM_OBS_dJ_global_dTL] = NAN;
+    }
+  }
+}
+
+/* Fills o with every observable of the (valid) point p; NaN where one does not apply. */
+QTM_FN void qtm_eval_closed_point(const qtm_params *p, qtm_obs *o) {
+  qtm_eval_closed_select(p, QTM_OBS_ALL, o);
 }
 
 #endif

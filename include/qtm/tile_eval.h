@@ -21,14 +21,24 @@ typedef struct qtm_tile_out {
   void *data[QTM_OBS_COUNT];
 } qtm_tile_out;
 
-QTM_FN void qtm_tile_eval_point(const qtm_grid_desc *d, const double *values, const qtm_tile *t,
-                                int64_t l, const qtm_tile_out *out) {
+/* The observables a tile stores, as the QTM_OBS_BIT set qtm_eval_closed_select takes. */
+QTM_FN unsigned qtm_tile_out_need(const qtm_tile_out *out) {
+  unsigned need = 0;
+  for (int j = 0; j < out->nobs; ++j) need |= QTM_OBS_BIT(out->obs[j]);
+  return need;
+}
+
+/* Point l of the tile, evaluating only `need` = qtm_tile_out_need(out), which a loop over a
+ * tile computes once: a scan of a few observables then costs what those cost, not all 21. */
+QTM_FN void qtm_tile_eval_point_need(const qtm_grid_desc *d, const double *values,
+                                     const qtm_tile *t, int64_t l, const qtm_tile_out *out,
+                                     unsigned need) {
   int64_t coord[QTM_MAX_AXES];
   qtm_params p;
   qtm_obs o;
   qtm_tile_coord(t, d->naxes, l, coord);
   qtm_grid_point(d, values, coord, &p);
-  qtm_eval_closed_point(&p, &o);
+  qtm_eval_closed_select(&p, need, &o);
   for (int j = 0; j < out->nobs; ++j) {
     double v = o.v[out->obs[j]];
     if (out->dtype == QTM_DTYPE_F32)
@@ -36,6 +46,11 @@ QTM_FN void qtm_tile_eval_point(const qtm_grid_desc *d, const double *values, co
     else
       ((double *)out->data[j])[l] = v;
   }
+}
+
+QTM_FN void qtm_tile_eval_point(const qtm_grid_desc *d, const double *values, const qtm_tile *t,
+                                int64_t l, const qtm_tile_out *out) {
+  qtm_tile_eval_point_need(d, values, t, l, out, qtm_tile_out_need(out));
 }
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 void qtm_h5_quiet_begin(qtm_h5_quiet *q) {
   q->func = NULL;
@@ -57,4 +58,59 @@ void qtm_h5_close(hid_t *id, herr_t (*close_fn)(hid_t), const char *call, const 
   herr_t r = close_fn(*id);
   *id = H5I_INVALID_HID;
   if (r < 0 && *rc == QTM_OK) *rc = qtm_h5_fail(err, errcap, call, "%s", what);
+}
+
+qtm_status qtm_h5_get_text_attr(hid_t obj, const char *where, const char *name, char **out,
+                                char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t attr = H5I_INVALID_HID, type = H5I_INVALID_HID, space = H5I_INVALID_HID;
+  char *text = NULL;
+  *out = NULL;
+  htri_t exists = H5Aexists(obj, name);
+  H5_CHECK(exists, "H5Aexists", "attribute %s of %s", name, where);
+  if (!exists) return QTM_OK;
+  H5_CHECK(attr = H5Aopen(obj, name, H5P_DEFAULT), "H5Aopen", "attribute %s of %s", name, where);
+  H5_CHECK(type = H5Aget_type(attr), "H5Aget_type", "attribute %s of %s", name, where);
+  H5_CHECK(space = H5Aget_space(attr), "H5Aget_space", "attribute %s of %s", name, where);
+  H5T_class_t cls = H5Tget_class(type);
+  H5_CHECK(cls, "H5Tget_class", "attribute %s of %s", name, where);
+  htri_t vlen = cls == H5T_STRING ? H5Tis_variable_str(type) : 1;
+  H5_CHECK(vlen, "H5Tis_variable_str", "attribute %s of %s", name, where);
+  hssize_t npoints = H5Sget_simple_extent_npoints(space);
+  H5_CHECK(npoints, "H5Sget_simple_extent_npoints", "attribute %s of %s", name, where);
+  size_t size = H5Tget_size(type);
+  if (vlen || npoints != 1 || size == 0) {
+    rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "attribute %s of %s is not one fixed-length "
+                         "string", name, where);
+    goto cleanup;
+  }
+  if (!(text = calloc(size + 1, 1))) {
+    rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory reading attribute %s", name);
+    goto cleanup;
+  }
+  /* In the file's own type: HDF5 converts no string between character sets. */
+  H5_CHECK(H5Aread(attr, type, text), "H5Aread", "attribute %s of %s", name, where);
+  *out = text;
+  text = NULL;
+cleanup:
+  free(text);
+  qtm_h5_close(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
+  qtm_h5_close(&type, H5Tclose, "H5Tclose", name, &rc, err, errcap);
+  qtm_h5_close(&attr, H5Aclose, "H5Aclose", name, &rc, err, errcap);
+  return rc;
+}
+
+qtm_status qtm_h5_get_int64_attr(hid_t file, const char *path, const char *name, int64_t *value,
+                                 int *exists, char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t attr = H5I_INVALID_HID;
+  htri_t there = H5Aexists(file, name);
+  H5_CHECK(there, "H5Aexists", "attribute %s of %s", name, path);
+  *exists = there > 0;
+  if (!there) return QTM_OK;
+  H5_CHECK(attr = H5Aopen(file, name, H5P_DEFAULT), "H5Aopen", "attribute %s of %s", name, path);
+  H5_CHECK(H5Aread(attr, H5T_NATIVE_INT64, value), "H5Aread", "attribute %s of %s", name, path);
+cleanup:
+  qtm_h5_close(&attr, H5Aclose, "H5Aclose", name, &rc, err, errcap);
+  return rc;
 }

@@ -7,6 +7,7 @@
 
 #include <hdf5.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "qtm/status.h"
 
@@ -34,6 +35,16 @@ qtm_status qtm_h5_fail_msg(qtm_status st, char *err, size_t errcap, const char *
  * recorded yet, so the first cause is what the caller sees. */
 void qtm_h5_close(hid_t *id, herr_t (*close_fn)(hid_t), const char *call, const char *what,
                   qtm_status *rc, char *err, size_t errcap);
+
+/* The text of a fixed-length string attribute of obj in a new string (*out; NULL when the
+ * attribute is absent); any other kind of attribute under the name is QTM_ERR_IO (damage).
+ * `where` names obj in messages. */
+qtm_status qtm_h5_get_text_attr(hid_t obj, const char *where, const char *name, char **out,
+                                char *err, size_t errcap);
+
+/* A numeric attribute of obj as int64 (*exists = 0 when absent). */
+qtm_status qtm_h5_get_int64_attr(hid_t obj, const char *where, const char *name, int64_t *value,
+                                 int *exists, char *err, size_t errcap);
 
 /* A negative hid_t/herr_t/htri_t records the call and object and leaves through the function's
  * cleanup label (which needs `rc`, `err`, `errcap` in scope). */

@@ -14,6 +14,7 @@
 
 #include "qtm/h5_writer.h"
 #include "h5_util.h"
+#include "h5_virtual.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +60,7 @@ struct qtm_h5_writer {
   hid_t done;       /* qtmscan_state/tiles_done */
   hid_t done_space; /* its file dataspace, one element selected per tile */
   hid_t one_space;  /* the memory dataspace of one mark */
+  int is_virtual;   /* maps point into shard files: no tile is written */
 };
 
 /* netCDF-C's mark of a dimension scale that is a dimension only (its NAME attribute begins
@@ -245,13 +247,18 @@ static qtm_status check_layout(const qtm_h5_layout *l, char *err, size_t errcap)
       return bad_arg(err, errcap, "HDF5 layout: dense map %s is in the writer's group %s",
                      d->name, STATE_GROUP);
   }
+  if (l->nsources < 0 || (l->nsources > 0 && !l->sources))
+    return bad_arg(err, errcap, "HDF5 layout: %d sources without descriptions", l->nsources);
+  for (int i = 0; i < l->nsources; ++i)
+    if (!l->sources[i].file || !l->sources[i].file[0] || !l->sources[i].tiles)
+      return bad_arg(err, errcap, "HDF5 layout: source %d has no file name or tile marks", i);
   return QTM_OK;
 }
 
 /* The root group's provenance, known when the scan starts. */
 static qtm_status put_start_attrs(hid_t file, const qtm_h5_provenance *p, char *err,
                                   size_t errcap) {
-  static const qtm_h5_provenance none = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+  static const qtm_h5_provenance none;
   if (!p) p = &none;
   const struct {
     const char *name, *text;
@@ -274,6 +281,22 @@ static qtm_status put_start_attrs(hid_t file, const qtm_h5_provenance *p, char *
                                   errcap);
     if (rc != QTM_OK) return rc;
   }
+  if (p->shard_count > 0) {
+    const struct {
+      const char *name;
+      int64_t value;
+    } shard[] = {{"shard_index", p->shard_index},
+                 {"shard_count", p->shard_count},
+                 {"shard_first_tile", p->shard_first_tile},
+                 {"shard_end_tile", p->shard_end_tile}};
+    for (size_t i = 0; i < sizeof shard / sizeof shard[0]; ++i) {
+      qtm_status rc = put_num_attr(file, "the root group", shard[i].name, H5T_STD_I64LE,
+                                   H5T_NATIVE_INT64, &shard[i].value, err, errcap);
+      if (rc != QTM_OK) return rc;
+    }
+  }
+  if (p->merged_from)
+    return put_text_attr(file, "the root group", "merged_from", p->merged_from, err, errcap);
   return QTM_OK;
 }
 
@@ -399,7 +422,11 @@ static qtm_status create_full_map(qtm_h5_writer *w, const qtm_h5_layout *l, cons
 
   if ((rc = make_parent_groups(w->file, path, err, errcap)) != QTM_OK) goto cleanup;
   if ((rc = common_dcpl(&dcpl, what, err, errcap)) != QTM_OK) goto cleanup;
-  if (w->naxes > 0) { /* a scalar dataset can be neither chunked nor filtered */
+  if (l->nsources > 0) {
+    if ((rc = qtm_h5_virtual_map(dcpl, w->fspace, l->tiling, l->grid->desc.shape, path,
+                                 l->sources, l->nsources, err, errcap)) != QTM_OK)
+      goto cleanup;
+  } else if (w->naxes > 0) { /* a scalar dataset can be neither chunked nor filtered */
     hsize_t chunk[QTM_MAX_AXES];
     for (int k = 0; k < w->naxes; ++k) chunk[k] = (hsize_t)l->tiling->tile_shape[k];
     H5_CHECK(H5Pset_chunk(dcpl, w->naxes, chunk), "H5Pset_chunk", "%s", what);
@@ -535,6 +562,7 @@ static qtm_status writer_new(const qtm_h5_layout *layout, qtm_h5_writer **out, c
   w->dtype = layout->dtype;
   w->gzip_level = layout->gzip_level;
   w->ntiles = layout->tiling->ntiles;
+  w->is_virtual = layout->nsources > 0;
   if (layout->ndense > 0) {
     if (!(w->dense = calloc((size_t)layout->ndense, sizeof *w->dense))) goto nomem;
     w->ndense = layout->ndense;
@@ -661,6 +689,19 @@ cleanup:
   return rc;
 }
 
+/* A virtual file's tiles are all in its sources: every mark 1. */
+static qtm_status mark_all_done(qtm_h5_writer *w, char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  unsigned char *ones = malloc((size_t)w->ntiles);
+  if (!ones) return qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory for the marks");
+  memset(ones, 1, (size_t)w->ntiles);
+  H5_CHECK(H5Dwrite(w->done, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, ones), "H5Dwrite",
+           "%s", STATE_DONE);
+cleanup:
+  free(ones);
+  return rc;
+}
+
 qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
                                 const qtm_h5_provenance *prov, qtm_h5_writer **out, char *err,
                                 size_t errcap) {
@@ -733,6 +774,7 @@ qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
       goto cleanup;
   }
   if ((rc = create_state(w, err, errcap)) != QTM_OK) goto cleanup;
+  if (w->is_virtual && (rc = mark_all_done(w, err, errcap)) != QTM_OK) goto cleanup;
   /* The structure and provenance on disk now: a scan killed before its first tile then leaves
    * a file that opens, says what it was, and resumes (without the flush, HDF5 may have
    * written nothing). */
@@ -757,48 +799,6 @@ cleanup:
 }
 
 /* ---- Resuming ------------------------------------------------------------------------------ */
-
-/* The text of a fixed-length string attribute of obj in a new string (*out; NULL when the
- * attribute is absent). Another kind of attribute under the name is damage. */
-static qtm_status get_text_attr(hid_t obj, const char *where, const char *name, char **out,
-                                char *err, size_t errcap) {
-  qtm_status rc = QTM_OK;
-  hid_t attr = H5I_INVALID_HID, type = H5I_INVALID_HID, space = H5I_INVALID_HID;
-  char *text = NULL;
-  *out = NULL;
-  htri_t exists = H5Aexists(obj, name);
-  H5_CHECK(exists, "H5Aexists", "attribute %s of %s", name, where);
-  if (!exists) return QTM_OK;
-  H5_CHECK(attr = H5Aopen(obj, name, H5P_DEFAULT), "H5Aopen", "attribute %s of %s", name, where);
-  H5_CHECK(type = H5Aget_type(attr), "H5Aget_type", "attribute %s of %s", name, where);
-  H5_CHECK(space = H5Aget_space(attr), "H5Aget_space", "attribute %s of %s", name, where);
-  H5T_class_t cls = H5Tget_class(type);
-  H5_CHECK(cls, "H5Tget_class", "attribute %s of %s", name, where);
-  htri_t vlen = cls == H5T_STRING ? H5Tis_variable_str(type) : 1;
-  H5_CHECK(vlen, "H5Tis_variable_str", "attribute %s of %s", name, where);
-  hssize_t npoints = H5Sget_simple_extent_npoints(space);
-  H5_CHECK(npoints, "H5Sget_simple_extent_npoints", "attribute %s of %s", name, where);
-  size_t size = H5Tget_size(type);
-  if (vlen || npoints != 1 || size == 0) {
-    rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "attribute %s of %s is not one fixed-length "
-                         "string", name, where);
-    goto cleanup;
-  }
-  if (!(text = calloc(size + 1, 1))) {
-    rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory reading attribute %s", name);
-    goto cleanup;
-  }
-  /* In the file's own type: HDF5 converts no string between character sets. */
-  H5_CHECK(H5Aread(attr, type, text), "H5Aread", "attribute %s of %s", name, where);
-  *out = text;
-  text = NULL;
-cleanup:
-  free(text);
-  qtm_h5_close(&space, H5Sclose, "H5Sclose", name, &rc, err, errcap);
-  qtm_h5_close(&type, H5Tclose, "H5Tclose", name, &rc, err, errcap);
-  qtm_h5_close(&attr, H5Aclose, "H5Aclose", name, &rc, err, errcap);
-  return rc;
-}
 
 static qtm_status delete_attr(hid_t obj, const char *where, const char *name, char *err,
                               size_t errcap) {
@@ -1218,6 +1218,26 @@ cleanup:
   return rc;
 }
 
+/* A partial file continues only the same part of the scan: the same shard, or the whole. */
+static qtm_status check_shard(hid_t file, const char *path, const qtm_h5_provenance *prov,
+                              char *err, size_t errcap) {
+  int64_t index = -1, count = 0;
+  int has_index = 0, has_count = 0;
+  qtm_status rc;
+  if ((rc = qtm_h5_get_int64_attr(file, path, "shard_index", &index, &has_index, err, errcap)) !=
+          QTM_OK ||
+      (rc = qtm_h5_get_int64_attr(file, path, "shard_count", &count, &has_count, err, errcap)) != QTM_OK)
+    return rc;
+  if (!has_count) count = 0;
+  if (count == prov->shard_count && (count == 0 || index == prov->shard_index)) return QTM_OK;
+  char was[64], now[64];
+  if (count > 0) (void)snprintf(was, sizeof was, "shard %lld of %lld", (long long)index, (long long)count);
+  else (void)snprintf(was, sizeof was, "a whole scan");
+  if (prov->shard_count > 0) (void)snprintf(now, sizeof now, "shard %d of %d", prov->shard_index, prov->shard_count);
+  else (void)snprintf(now, sizeof now, "a whole scan");
+  return bad_arg(err, errcap, "%s holds %s; this run is %s", path, was, now);
+}
+
 qtm_status qtm_h5_writer_resume(const char *path, const qtm_h5_layout *layout,
                                 const qtm_h5_provenance *prov, unsigned char *done,
                                 qtm_h5_writer **out, char *err, size_t errcap) {
@@ -1271,7 +1291,7 @@ qtm_status qtm_h5_writer_resume(const char *path, const qtm_h5_layout *layout,
                          "attribute)", path);
     goto cleanup;
   }
-  if ((rc = get_text_attr(w->file, path, "config_fingerprint", &fingerprint, err, errcap)) !=
+  if ((rc = qtm_h5_get_text_attr(w->file, path, "config_fingerprint", &fingerprint, err, errcap)) !=
       QTM_OK)
     goto cleanup;
   if (!fingerprint) {
@@ -1284,6 +1304,7 @@ qtm_status qtm_h5_writer_resume(const char *path, const qtm_h5_layout *layout,
                  "%s)", path, fingerprint, prov->fingerprint);
     goto cleanup;
   }
+  if ((rc = check_shard(w->file, path, prov, err, errcap)) != QTM_OK) goto cleanup;
   htri_t complete = H5Aexists(w->file, "complete");
   H5_CHECK(complete, "H5Aexists", "complete of %s", path);
   if (complete) {
@@ -1432,6 +1453,9 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
   hid_t mspace = H5I_INVALID_HID;
   qtm_h5_quiet q;
   if (!w || !tile || !out) return bad_arg(err, errcap, "qtm_h5_writer_write_tile: no writer");
+  if (w->is_virtual)
+    return bad_arg(err, errcap, "tile %lld: a virtual file's tiles are its sources'",
+                   (long long)tile->index);
   if ((rc = check_tile(w, tile, out, err, errcap)) != QTM_OK) return rc;
   for (int m = 0; m < w->ndense; ++m)
     if (!dense || !dense[m])
@@ -1684,6 +1708,45 @@ qtm_status qtm_h5_writer_put_attr(qtm_h5_writer *w, const qtm_scalar_attr *a, ch
                     errcap);
 cleanup:
   qtm_h5_close(&obj, H5Oclose, "H5Oclose", a->object, &rc, err, errcap);
+  tell_system_error(w, 0, rc, err, errcap);
+  qtm_h5_quiet_end(&q);
+  return rc;
+}
+
+/* Replaces what an interrupted run may have left under the name (a shard killed between its
+ * state and its `complete` mark). Contiguous: written once, whole. */
+qtm_status qtm_h5_writer_put_state(qtm_h5_writer *w, const qtm_state_array *a, char *err,
+                                   size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+  char path[PATH_CAP];
+  qtm_h5_quiet q;
+  if (err && errcap) err[0] = '\0';
+  if (!w || !a) return bad_arg(err, errcap, "qtm_h5_writer_put_state: no writer or array");
+  if (!a->name[0] || strchr(a->name, '/') || a->n < 0 || (a->n > 0 && !a->data))
+    return bad_arg(err, errcap, "analysis state array \"%s\": no name, or %lld values missing",
+                   a->name, (long long)a->n);
+  (void)snprintf(path, sizeof path, STATE_GROUP "/analysis/%s", a->name);
+  hsize_t n = (hsize_t)a->n;
+  hid_t ftype = a->is_int ? H5T_STD_I64LE : H5T_IEEE_F64LE;
+  hid_t mtype = a->is_int ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE;
+
+  quiet_begin(w, &q);
+  if ((rc = make_parent_groups(w->file, path, err, errcap)) != QTM_OK) goto cleanup;
+  htri_t exists = H5Lexists(w->file, path, H5P_DEFAULT);
+  H5_CHECK(exists, "H5Lexists", "%s", path);
+  if (exists) H5_CHECK(H5Ldelete(w->file, path, H5P_DEFAULT), "H5Ldelete", "%s", path);
+  if ((rc = common_dcpl(&dcpl, path, err, errcap)) != QTM_OK) goto cleanup;
+  H5_CHECK(space = H5Screate_simple(1, &n, NULL), "H5Screate_simple", "%s", path);
+  H5_CHECK(dset = H5Dcreate2(w->file, path, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+           "H5Dcreate2", "%s", path);
+  if (n > 0)
+    H5_CHECK(H5Dwrite(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->data), "H5Dwrite", "%s",
+             path);
+cleanup:
+  qtm_h5_close(&dset, H5Dclose, "H5Dclose", path, &rc, err, errcap);
+  qtm_h5_close(&space, H5Sclose, "H5Sclose", path, &rc, err, errcap);
+  qtm_h5_close(&dcpl, H5Pclose, "H5Pclose", path, &rc, err, errcap);
   tell_system_error(w, 0, rc, err, errcap);
   qtm_h5_quiet_end(&q);
   return rc;

@@ -16,6 +16,8 @@
 #include "qtm/analysis.h"
 #include "qtm/h5_writer.h"
 #include "qtm/progress.h"
+#include "output_file.h"
+#include "scan_results.h"
 
 void qtm_utc_now(char *buf, size_t cap) {
   time_t now = time(NULL);
@@ -69,6 +71,7 @@ typedef struct pipeline {
   int ndense;
   const qtm_dense_map *dense_maps;
   const unsigned char *done; /* tiles finished by an earlier run (resume), or NULL */
+  int64_t first_tile, end_tile; /* the tiles of this run: all, or a shard's slab */
   int64_t tiles_written;     /* by the writer thread, under mu */
 } pipeline;
 
@@ -160,33 +163,43 @@ nomem:
   return fail(err, errcap, QTM_ERR_NOMEM, "out of memory for %s", "tile buffers", 0);
 }
 
-/* After the last tile: the analysis' onsets and refinements, then its results into the file. */
-static qtm_status write_analysis(qtm_analysis *an, qtm_h5_writer *w, char *err, size_t errcap) {
-  qtm_status st = qtm_analysis_finish(an, err, errcap);
-  const qtm_reduced_map *maps;
-  const qtm_table *tables;
-  const qtm_scalar_attr *attrs;
-  int nmaps = qtm_analysis_reduced_maps(an, &maps);
-  int ntables = qtm_analysis_tables(an, &tables);
-  int nattrs = qtm_analysis_attrs(an, &attrs);
-  for (int i = 0; st == QTM_OK && i < nmaps; ++i)
-    st = qtm_h5_writer_put_reduced(w, &maps[i], err, errcap);
-  for (int i = 0; st == QTM_OK && i < ntables; ++i)
-    st = qtm_h5_writer_put_table(w, &tables[i], err, errcap);
-  for (int i = 0; st == QTM_OK && i < nattrs; ++i)
-    st = qtm_h5_writer_put_attr(w, &attrs[i], err, errcap);
-  return st;
+static int64_t slab_points(const qtm_tiling *tiling, const qtm_grid *g, int64_t first,
+                           int64_t end) {
+  if (first == 0 && end == tiling->ntiles) return g->npoints;
+  int64_t n = 0;
+  for (int64_t k = first; k < end; ++k) {
+    qtm_tile tile;
+    qtm_tiling_tile(tiling, g, k, &tile);
+    n += tile.npoints;
+  }
+  return n;
 }
 
-/* Evaluates every tile into the slots while the writer thread drains them. */
+void qtm_scan_shard_range(int64_t ntiles, int k, int n, int64_t *first, int64_t *end) {
+  /* floor(ntiles * k / n) without overflow: ntiles = q n + r */
+  int64_t q = ntiles / n, r = ntiles % n;
+  *first = q * k + r * k / n;
+  *end = q * (k + 1) + r * (k + 1) / n;
+}
+
+int qtm_scan_shard_path(const char *out, int k, int n, char *buf, size_t cap) {
+  size_t len = strlen(out);
+  if (len >= 3 && strcmp(out + len - 3, ".h5") == 0) len -= 3;
+  int digits = snprintf(NULL, 0, "%d", n - 1 > 0 ? n - 1 : 0);
+  int w = snprintf(buf, cap, "%.*s.shard-%0*d-of-%d.h5", (int)len, out, digits, k, n);
+  return w >= 0 && (size_t)w < cap;
+}
+
+/* Evaluates the run's tiles into the slots while the writer thread drains them. */
 static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tiling,
                             const qtm_grid *g, const qtm_scan_options *opt, int64_t *points_done,
                             char *err, size_t errcap) {
   qtm_progress prog;
-  qtm_progress_init(&prog, opt->log, g->npoints, opt->quiet);
+  qtm_progress_init(&prog, opt->log, slab_points(tiling, g, pl->first_tile, pl->end_tile),
+                    opt->quiet);
   qtm_status st = QTM_OK;
   int64_t done = 0, filled = 0;
-  for (int64_t k = 0; k < tiling->ntiles; ++k) {
+  for (int64_t k = pl->first_tile; k < pl->end_tile; ++k) {
     if (opt->stop && *opt->stop) {
       st = fail(err, errcap, QTM_ERR_INTERRUPTED, "%s", "interrupted by a signal", 0);
       break;
@@ -221,86 +234,6 @@ static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tili
   return st;
 }
 
-/* ---- Output paths --------------------------------------------------------------------------- */
-
-/* mkdir -p of the directory holding path (nothing to do for a bare file name). */
-static qtm_status make_parent(const char *path, char *err, size_t errcap) {
-  const char *slash = strrchr(path, '/');
-  if (!slash || slash == path) return QTM_OK;
-  size_t len = (size_t)(slash - path);
-  char *dir = malloc(len + 1);
-  if (!dir) return fail(err, errcap, QTM_ERR_NOMEM, "out of memory", "", 0);
-  memcpy(dir, path, len);
-  dir[len] = '\0';
-  qtm_status st = QTM_OK;
-  for (size_t i = 1; i <= len && st == QTM_OK; ++i) {
-    if (dir[i] != '/' && dir[i] != '\0') continue;
-    char c = dir[i];
-    dir[i] = '\0';
-    struct stat sb;
-    if (stat(dir, &sb) != 0) {
-      if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        st = fail(err, errcap, QTM_ERR_IO, "cannot create the output directory %s", dir, errno);
-    } else if (!S_ISDIR(sb.st_mode)) {
-      st = fail(err, errcap, QTM_ERR_IO, "%s is not a directory", dir, 0);
-    }
-    dir[i] = c;
-  }
-  free(dir);
-  return st;
-}
-
-static qtm_status check_output(const char *out, const qtm_scan_options *opt, char *err,
-                               size_t errcap) {
-  struct stat sb;
-  if (stat(out, &sb) == 0) {
-    if (S_ISDIR(sb.st_mode))
-      return fail(err, errcap, QTM_ERR_IO, "the output path %s is a directory", out, 0);
-    if (!opt->force)
-      return fail(err, errcap, QTM_ERR_EXISTS, "%s exists; pass --force to overwrite it", out, 0);
-  }
-  return make_parent(out, err, errcap);
-}
-
-/* fsync of a file or directory, so that a rename that follows survives a crash. */
-static int sync_path(const char *path, int directory) {
-  int fd = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) return -1;
-  int rc = fsync(fd);
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  return rc;
-}
-
-/* Gives the finished partial file its name: rename when overwriting is allowed; else a hard
- * link, which fails rather than replace a file that appeared meanwhile. */
-static qtm_status publish(const char *partial, const char *out, int force, char *err,
-                          size_t errcap) {
-  if (sync_path(partial, 0) != 0)
-    return fail(err, errcap, QTM_ERR_IO, "cannot flush %s to disk", partial, errno);
-  if (force) {
-    if (rename(partial, out) != 0)
-      return fail(err, errcap, QTM_ERR_IO, "cannot rename the finished file to %s", out, errno);
-  } else if (link(partial, out) == 0) {
-    unlink(partial);
-  } else if (errno == EEXIST) {
-    return fail(err, errcap, QTM_ERR_EXISTS, "%s appeared during the scan; the result stays in .partial", out, 0);
-  } else { /* a file system without hard links */
-    struct stat sb;
-    if (stat(out, &sb) == 0)
-      return fail(err, errcap, QTM_ERR_EXISTS, "%s appeared during the scan; the result stays in .partial", out, 0);
-    if (rename(partial, out) != 0)
-      return fail(err, errcap, QTM_ERR_IO, "cannot rename the finished file to %s", out, errno);
-  }
-  const char *slash = strrchr(out, '/');
-  char dir[4096] = ".";
-  if (slash && (size_t)(slash - out) < sizeof dir)
-    snprintf(dir, sizeof dir, "%.*s", slash == out ? 1 : (int)(slash - out), out);
-  (void)sync_path(dir, 1); /* best effort: not every file system supports it */
-  return QTM_OK;
-}
-
 /* The backend's work: the stored observables, then (with an analysis) its inputs, all in
  * float64 then, so the analysis reads exact values. */
 static void plan_from_config(const qtm_config *cfg, const qtm_tiling *tiling,
@@ -320,6 +253,16 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
                         char *err, size_t errcap) {
   memset(sum, 0, sizeof *sum);
   const char *out = opt->output_path ? opt->output_path : cfg->output_path;
+  char shard_file[4096];
+  if (opt->shard_count > 0) {
+    if (opt->shard_index < 0 || opt->shard_index >= opt->shard_count)
+      return fail(err, errcap, QTM_ERR_INVALID_ARG, "shard %s: the index must be 0..N-1",
+                  "K/N", 0);
+    if (!qtm_scan_shard_path(out, opt->shard_index, opt->shard_count, shard_file,
+                             sizeof shard_file))
+      return fail(err, errcap, QTM_ERR_INVALID_ARG, "the output path %s is too long", out, 0);
+    out = shard_file;
+  }
   snprintf(sum->output, sizeof sum->output, "%s", out);
   char partial[4200];
   snprintf(partial, sizeof partial, "%s.partial", out);
@@ -337,7 +280,7 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
     snprintf(msg, sizeof msg, "no %s to resume: starting from the beginning", partial);
     notice(opt, msg);
   }
-  if ((st = check_output(out, opt, err, errcap)) != QTM_OK) return st;
+  if ((st = qtm_output_check(out, opt->force, err, errcap)) != QTM_OK) return st;
   if (have_partial && !resuming) {
     if (!opt->force)
       return fail(err, errcap, QTM_ERR_EXISTS,
@@ -382,10 +325,32 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   char start[32], end[32], fingerprint[32];
   qtm_utc_now(start, sizeof start);
   qtm_config_fingerprint(cfg, fingerprint, sizeof fingerprint);
-  qtm_h5_layout layout = {&cfg->grid, &tiling,   cfg->nobs, cfg->obs,
-                          cfg->dtype, cfg->gzip_level, pl.ndense, pl.dense_maps};
-  qtm_h5_provenance prov = {cfg->title, cfg->path,  cfg->text, opt->command_line,
-                            b->name,    b->device, start,     fingerprint};
+  qtm_h5_layout layout = {.grid = &cfg->grid,
+                          .tiling = &tiling,
+                          .nobs = cfg->nobs,
+                          .obs = cfg->obs,
+                          .dtype = cfg->dtype,
+                          .gzip_level = cfg->gzip_level,
+                          .ndense = pl.ndense,
+                          .dense = pl.dense_maps};
+  qtm_h5_provenance prov = {.title = cfg->title,
+                            .config_path = cfg->path,
+                            .config_text = cfg->text,
+                            .command_line = opt->command_line,
+                            .backend = b->name,
+                            .device = b->device,
+                            .start_time = start,
+                            .fingerprint = fingerprint};
+  pl.first_tile = 0;
+  pl.end_tile = tiling.ntiles;
+  if (opt->shard_count > 0) {
+    qtm_scan_shard_range(tiling.ntiles, opt->shard_index, opt->shard_count, &pl.first_tile,
+                         &pl.end_tile);
+    prov.shard_index = opt->shard_index;
+    prov.shard_count = opt->shard_count;
+    prov.shard_first_tile = pl.first_tile;
+    prov.shard_end_tile = pl.end_tile;
+  }
   if (resuming) {
     if (!(done = calloc((size_t)tiling.ntiles, 1))) {
       st = fail(err, errcap, QTM_ERR_NOMEM, "%s", "out of memory for the tile marks", 0);
@@ -393,7 +358,7 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
     }
     st = qtm_h5_writer_resume(partial, &layout, &prov, done, &w, err, errcap);
     if (st == QTM_ERR_COMPLETE) { /* killed between finishing and publishing: publish now */
-      st = publish(partial, out, opt->force, err, errcap);
+      st = qtm_output_publish(partial, out, opt->force, err, errcap);
       if (st == QTM_OK) notice(opt, "the partial file was complete: published it");
       goto cleanup;
     }
@@ -402,10 +367,10 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
       if (err && n + 40 < errcap) snprintf(err + n, errcap - n, " (start the scan over with --force)");
       goto cleanup;
     }
-    for (int64_t k = 0; k < tiling.ntiles; ++k) sum->tiles_done_before += done[k];
+    for (int64_t k = pl.first_tile; k < pl.end_tile; ++k) sum->tiles_done_before += done[k];
     if (opt->log && !opt->quiet)
       fprintf(opt->log, "qtmscan: resuming %s: %lld of %lld tiles already done\n", partial,
-              (long long)sum->tiles_done_before, (long long)tiling.ntiles);
+              (long long)sum->tiles_done_before, (long long)(pl.end_tile - pl.first_tile));
     pl.done = done;
   } else if ((st = qtm_h5_writer_create(partial, &layout, &prov, &w, err, errcap)) != QTM_OK) {
     goto cleanup;
@@ -432,7 +397,7 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   pthread_mutex_unlock(&pl.mu);
   pthread_join(thread, NULL);
   thread_started = 0;
-  sum->tiles = tiling.ntiles;
+  sum->tiles = pl.end_tile - pl.first_tile;
   sum->tiles_done = sum->tiles_done_before + pl.tiles_written;
   if (st == QTM_OK && pl.writer_status != QTM_OK) {
     st = pl.writer_status;
@@ -442,13 +407,16 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
 
   sum->seconds = qtm_monotonic_seconds() - t0;
   sum->points = points_done;
-  sum->tiles = tiling.ntiles;
   sum->points_per_second = sum->seconds > 0 ? (double)points_done / sum->seconds : 0.0;
-  if (an && (st = write_analysis(an, w, err, errcap)) != QTM_OK) goto cleanup;
+  if (an) {
+    st = opt->shard_count > 0 ? qtm_scan_write_state(an, w, err, errcap)
+                              : qtm_scan_write_analysis(an, w, err, errcap);
+    if (st != QTM_OK) goto cleanup;
+  }
   qtm_utc_now(end, sizeof end);
   st = qtm_h5_writer_finish(w, end, sum->points_per_second, err, errcap);
   w = NULL; /* finish frees it, whatever the outcome */
-  if (st == QTM_OK) st = publish(partial, out, opt->force, err, errcap);
+  if (st == QTM_OK) st = qtm_output_publish(partial, out, opt->force, err, errcap);
 
 cleanup:
   if (thread_started) { /* only on a failed start of the loop: let the writer drain and stop */

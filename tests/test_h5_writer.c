@@ -105,7 +105,7 @@ typedef struct scan_spec {
 static const qtm_h5_provenance test_prov = {
     "writer test", "configs/test.yaml", "axes:\n  TL: [0.25, 1]\n# \xce\xb3 and \xc2\xb5\n",
     "qtmscan run configs/test.yaml -o out.h5", "cpu", "2 OpenMP threads",
-    "2026-01-02T03:04:05Z", NULL};
+    "2026-01-02T03:04:05Z", NULL, 0, 0, 0, 0, NULL};
 
 /* Three axes as in a real scan (a temperature, a derived ratio, a coupling), 7 x 5 x 9 points;
  * a target of 20 points gives tiles of 1 x 2 x 9, partial along gamma_ratio (5 = 2 + 2 + 1). */
@@ -174,7 +174,7 @@ static int64_t scan_write(const scan_spec *s, const char *path, int64_t ntiles, 
   qtm_tile_out out;
   grid_make(s, &g, &t);
   out_alloc(s, &t, &out);
-  qtm_h5_layout layout = {&g, &t, s->nobs, s->obs, s->dtype, s->gzip, 0, NULL};
+  qtm_h5_layout layout = {&g, &t, s->nobs, s->obs, s->dtype, s->gzip, 0, NULL, 0, NULL};
   qtm_h5_writer *w = NULL;
   char err[512] = "";
   cr_assert_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err), QTM_OK,
@@ -542,7 +542,7 @@ Test(h5_writer, create_fails_when_the_file_exists) {
   qtm_grid g;
   qtm_tiling t;
   grid_make(&s, &g, &t);
-  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL};
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL, 0, NULL};
   qtm_h5_writer *w = (qtm_h5_writer *)&g; /* must come back NULL */
   cr_expect_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err),
                QTM_ERR_EXISTS);
@@ -574,7 +574,7 @@ Test(h5_writer, caller_error_printing_is_restored) {
   qtm_grid g;
   qtm_tiling t;
   grid_make(&s, &g, &t);
-  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL};
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL, 0, NULL};
   qtm_h5_writer *w = NULL;
   char err[512] = "";
   cr_expect_eq(qtm_h5_writer_create("/nonexistent-dir/a.h5", &layout, &test_prov, &w, err,
@@ -596,7 +596,7 @@ Test(h5_writer, bad_layouts_are_rejected) {
   char path[256], err[512];
   scratch_path(path, sizeof path, "a.h5");
   int dup[] = {QTM_OBS_J, QTM_OBS_J};
-  qtm_h5_layout ok = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL};
+  qtm_h5_layout ok = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL, 0, NULL};
   qtm_h5_layout bad[6];
   for (int i = 0; i < 6; ++i) bad[i] = ok;
   bad[0].nobs = -1;
@@ -629,7 +629,7 @@ Test(h5_writer, mismatched_tiles_are_rejected) {
   out_alloc(&s, &t, &out);
   char path[256], err[512];
   scratch_path(path, sizeof path, "a.h5");
-  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL};
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL, 0, NULL};
   qtm_h5_writer *w = NULL;
   cr_assert_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err), QTM_OK);
   qtm_tile tile;
@@ -700,7 +700,7 @@ Test(h5_writer, large_config_text) {
   text[n] = '\0';
   qtm_h5_provenance prov = test_prov;
   prov.config_text = text;
-  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL};
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL, 0, NULL};
   qtm_h5_writer *w = NULL;
   scratch_path(path, sizeof path, "a.h5");
   cr_assert_eq(qtm_h5_writer_create(path, &layout, &prov, &w, err, sizeof err), QTM_OK, "%s",
@@ -776,7 +776,7 @@ static void ctx_init(scan_ctx *c, const scan_spec *s, int dense) {
   c->f32 = malloc((size_t)c->t.max_tile_points * sizeof *c->f32);
   cr_assert(c->u8 && c->f64 && c->f32);
   qtm_h5_layout l = {&c->g, &c->t, c->s.nobs, c->s.obs, c->s.dtype, c->s.gzip,
-                     dense ? NDENSE : 0, dense ? test_dense : NULL};
+                     dense ? NDENSE : 0, dense ? test_dense : NULL, 0, NULL};
   c->layout = l;
 }
 
@@ -1197,7 +1197,7 @@ Test(h5_writer, analysis_bad_arguments_are_rejected) {
       {{"analysis/x", QTM_DTYPE_U8, "1", "x"}, {NULL, QTM_DTYPE_F64, "1", "x"}},
   };
   for (int i = 0; i < 6; ++i) {
-    qtm_h5_layout l = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 2, i < 5 ? bad_dense[i] : NULL};
+    qtm_h5_layout l = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 2, i < 5 ? bad_dense[i] : NULL, 0, NULL};
     qtm_h5_writer *w = NULL;
     err[0] = '\0';
     cr_expect_eq(qtm_h5_writer_create(path, &l, &test_prov, &w, err, sizeof err),
@@ -1207,7 +1207,7 @@ Test(h5_writer, analysis_bad_arguments_are_rejected) {
     cr_expect_neq(access(path, F_OK), 0, "layout %d: a file was left", i);
   }
 
-  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 1, test_dense};
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 1, test_dense, 0, NULL};
   qtm_h5_writer *w = NULL;
   cr_assert_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err), QTM_OK,
                "%s", err);
@@ -1271,10 +1271,10 @@ Test(h5_writer, analysis_bad_arguments_are_rejected) {
 #define TEST_FINGERPRINT "0123456789abcdef"
 static const qtm_h5_provenance resume_prov = {
     "writer test", "configs/test.yaml", "axes: {}\n", "qtmscan run configs/test.yaml", "cpu",
-    "2 OpenMP threads", "2026-01-02T03:04:05Z", TEST_FINGERPRINT};
+    "2 OpenMP threads", "2026-01-02T03:04:05Z", TEST_FINGERPRINT, 0, 0, 0, 0, NULL};
 static const qtm_h5_provenance resumer_prov = {
     "writer test", "configs/test.yaml", "axes: {}\n", "qtmscan run configs/test.yaml --resume",
-    "cuda", "NVIDIA H100", "2026-01-03T00:00:00Z", TEST_FINGERPRINT};
+    "cuda", "NVIDIA H100", "2026-01-03T00:00:00Z", TEST_FINGERPRINT, 0, 0, 0, 0, NULL};
 
 static void copy_file(const char *from, const char *to, long size) {
   size_t n;

@@ -15,6 +15,13 @@
 
 typedef struct qtm_h5_writer qtm_h5_writer;
 
+/* A shard file a merged file's maps point into (qtmscan merge --virtual): `file` as the merged
+ * file will name it, and tiles[0..ntiles) 1 for every tile it holds. */
+typedef struct qtm_h5_source {
+  const char *file;
+  const unsigned char *tiles;
+} qtm_h5_source;
+
 typedef struct qtm_h5_layout {
   const qtm_grid *grid;
   const qtm_tiling *tiling; /* chunk shape = tiling->tile_shape */
@@ -24,6 +31,11 @@ typedef struct qtm_h5_layout {
   int gzip_level; /* 0 none, 1..9 gzip with shuffle */
   int ndense;     /* dense maps beyond the observables (the analysis'), chunked likewise */
   const qtm_dense_map *dense;
+  /* With sources, every map (observables and dense maps) is an HDF5 virtual dataset whose
+   * tiles are read from the source holding them; every tile is marked done at create and no
+   * tile is written. The sources must hold each tile exactly once. */
+  int nsources;
+  const qtm_h5_source *sources;
 } qtm_h5_layout;
 
 typedef struct qtm_h5_provenance {
@@ -35,6 +47,11 @@ typedef struct qtm_h5_provenance {
   const char *device;
   const char *start_time; /* ISO 8601 UTC */
   const char *fingerprint; /* qtm_config_fingerprint: which config the tiles belong to */
+  /* A shard (shard_count > 0): shard shard_index of shard_count holds the tiles
+   * [shard_first_tile, shard_end_tile); recorded as root attributes and checked on resume. */
+  int shard_index, shard_count;
+  int64_t shard_first_tile, shard_end_tile;
+  const char *merged_from; /* a merged file: its shards' names, one per line (else NULL) */
 } qtm_h5_provenance;
 
 #ifdef __cplusplus
@@ -67,6 +84,9 @@ qtm_status qtm_h5_writer_put_reduced(qtm_h5_writer *w, const qtm_reduced_map *m,
 qtm_status qtm_h5_writer_put_table(qtm_h5_writer *w, const qtm_table *t, char *err, size_t errcap);
 qtm_status qtm_h5_writer_put_attr(qtm_h5_writer *w, const qtm_scalar_attr *a, char *err,
                                   size_t errcap);
+/* A shard's partial analysis state (analysis.h), as qtmscan_state/analysis/NAME. */
+qtm_status qtm_h5_writer_put_state(qtm_h5_writer *w, const qtm_state_array *a, char *err,
+                                   size_t errcap);
 /* Writes the closing attributes (end_time, points_per_second), flushes, closes and frees w. */
 qtm_status qtm_h5_writer_finish(qtm_h5_writer *w, const char *end_time, double points_per_second,
                                 char *err, size_t errcap);

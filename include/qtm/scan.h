@@ -22,6 +22,10 @@ typedef struct qtm_scan_options {
   const char *command_line;    /* recorded in the file */
   FILE *log;                   /* progress and notices (stderr), NULL for none */
   volatile sig_atomic_t *stop; /* set by a signal handler: stop after the tile in flight */
+  /* A shard (shard_count > 0): only slab shard_index of shard_count of the tile sequence,
+   * written to qtm_scan_shard_path of the output with the analysis' partial state; `qtmscan
+   * merge` makes the whole file of all the shards. */
+  int shard_index, shard_count;
 } qtm_scan_options;
 
 typedef struct qtm_scan_summary {
@@ -55,6 +59,15 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
 /* --dry-run: the grid and output sizes, and the time expected from a timed sample tile. */
 qtm_status qtm_scan_estimate_run(const qtm_config *cfg, const qtm_scan_options *opt,
                                  qtm_scan_estimate *est, char *err, size_t errcap);
+
+/* Slab k of n (0 <= k < n) of ntiles tiles: [*first, *end), contiguous, the slabs' sizes
+ * differing by at most one tile. */
+void qtm_scan_shard_range(int64_t ntiles, int k, int n, int64_t *first, int64_t *end);
+
+/* The file of shard k of n of output `out`: out with its ".h5" (if any) replaced by
+ * ".shard-K-of-N.h5", K zero-padded to N's digits (results/x.h5 -> results/x.shard-03-of-12.h5).
+ * Returns 0 when it does not fit in cap. */
+int qtm_scan_shard_path(const char *out, int k, int n, char *buf, size_t cap);
 
 /* The current UTC time as ISO 8601, e.g. 2026-11-24T22:04:29Z. */
 void qtm_utc_now(char *buf, size_t cap);

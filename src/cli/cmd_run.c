@@ -32,7 +32,8 @@ static void on_signal(int sig) {
 
 void qtm_cmd_run_help(FILE *f) {
   fputs("Usage: qtmscan run CONFIG [-o OUT] [--force] [--resume] [--backend auto|cpu|cuda]\n"
-        "                  [--threads N] [--set KEY=VALUE]... [--dry-run] [--quiet]\n"
+        "                  [--threads N] [--set KEY=VALUE]... [--shard K/N|auto]\n"
+        "                  [--dry-run] [--quiet]\n"
         "\n"
         "Scan the grid a YAML config describes and write every requested observable as a\n"
         "map into an HDF5 file that netCDF tools, xarray and h5py open directly (schema:\n"
@@ -53,6 +54,12 @@ void qtm_cmd_run_help(FILE *f) {
         "  --set KEY=VALUE         override a config entry, VALUE in YAML: --set fixed.TR=0.1,\n"
         "                          --set 'observables=[J, contrast]', --set output.dtype=float64;\n"
         "                          may be repeated\n"
+        "  --shard K/N             compute only the K-th (0..N-1) of N contiguous slabs of the\n"
+        "                          tiles into OUT's shard file (results/x.h5 ->\n"
+        "                          results/x.shard-K-of-N.h5); join the N shards with\n"
+        "                          qtmscan merge. --shard auto takes K and N from a Slurm\n"
+        "                          array job: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN and\n"
+        "                          SLURM_ARRAY_TASK_COUNT\n"
         "  --dry-run               print the grid size, the output size and the expected time\n"
         "                          (from a timed sample), write nothing\n"
         "  --quiet                 no progress line and no notices\n"
@@ -68,7 +75,7 @@ void qtm_cmd_run_help(FILE *f) {
 }
 
 typedef struct run_args {
-  const char *config, *output, *backend, *threads;
+  const char *config, *output, *backend, *threads, *shard;
   const char *sets[MAX_SETS];
   int nsets, force, quiet, dry_run, help, resume;
 } run_args;
@@ -96,6 +103,8 @@ static int parse_args(int nargs, char *const args[], run_args *a) {
       value_of = &a->backend;
     } else if (!strcmp(s, "--threads")) {
       value_of = &a->threads;
+    } else if (!strcmp(s, "--shard")) {
+      value_of = &a->shard;
     } else if (!strcmp(s, "--set")) {
       if (a->nsets == MAX_SETS) return fail(QTM_EXIT_USAGE, "more than %d --set", MAX_SETS);
       value_of = &a->sets[a->nsets++];
@@ -143,6 +152,61 @@ static char *join_command(int nargs, char *const args[]) {
   return s;
 }
 
+/* An environment variable of a Slurm array job as an int; a message in why when unset or not
+ * an integer. */
+static int slurm_int(const char *name, int *out, char *why, size_t cap) {
+  const char *text = getenv(name);
+  const char *bad = NULL;
+  if (!text) {
+    snprintf(why, cap, "--shard auto: %s is not set (not inside a Slurm array job?)", name);
+    return 0;
+  }
+  if (qtm_flags_parse_int(text, out, &bad) != QTM_OK) {
+    snprintf(why, cap, "--shard auto: %s=%s: %s", name, text, bad ? bad : "not an integer");
+    return 0;
+  }
+  return 1;
+}
+
+/* --shard K/N or auto into (k, n); a one-line message in why otherwise. */
+static int parse_shard(const char *text, int *k, int *n, char *why, size_t cap) {
+  if (!strcmp(text, "auto")) {
+    int id, min, count;
+    if (!slurm_int("SLURM_ARRAY_TASK_ID", &id, why, cap) ||
+        !slurm_int("SLURM_ARRAY_TASK_MIN", &min, why, cap) ||
+        !slurm_int("SLURM_ARRAY_TASK_COUNT", &count, why, cap))
+      return 0;
+    *k = id - min;
+    *n = count;
+    if (count < 1 || *k < 0 || *k >= count) {
+      snprintf(why, cap, "--shard auto: task %d of an array from %d with %d tasks is not one of "
+               "0..%d: the array must be contiguous (e.g. --array=0-%d)", id, min, count,
+               count - 1, count > 0 ? count - 1 : 0);
+      return 0;
+    }
+    return 1;
+  }
+  const char *slash = strchr(text, '/');
+  char kt[32];
+  const char *bad = NULL;
+  if (!slash || (size_t)(slash - text) >= sizeof kt) {
+    snprintf(why, cap, "--shard %s: expected K/N (e.g. 0/4) or auto", text);
+    return 0;
+  }
+  memcpy(kt, text, (size_t)(slash - text));
+  kt[slash - text] = '\0';
+  if (qtm_flags_parse_int(kt, k, &bad) != QTM_OK || qtm_flags_parse_int(slash + 1, n, &bad) != QTM_OK) {
+    snprintf(why, cap, "--shard %s: expected K/N with integers K and N (%s)", text,
+             bad ? bad : "not an integer");
+    return 0;
+  }
+  if (*n < 1 || *k < 0 || *k >= *n) {
+    snprintf(why, cap, "--shard %s: K must be 0..N-1 and N at least 1", text);
+    return 0;
+  }
+  return 1;
+}
+
 static int exit_status_of(qtm_status st) {
   switch (st) {
   case QTM_OK: return QTM_EXIT_OK;
@@ -176,8 +240,18 @@ int qtm_cmd_run(int nargs, char *const args[]) {
     qtm_cmd_run_help(stdout);
     return QTM_EXIT_OK;
   }
-  qtm_scan_options opt = {QTM_BACKEND_AUTO, 0, a.quiet, a.force, a.resume, a.output, NULL,
-                          stderr, &stop_requested};
+  qtm_scan_options opt = {.backend = QTM_BACKEND_AUTO,
+                          .quiet = a.quiet,
+                          .force = a.force,
+                          .resume = a.resume,
+                          .output_path = a.output,
+                          .log = stderr,
+                          .stop = &stop_requested};
+  if (a.shard) {
+    char why[256];
+    if (!parse_shard(a.shard, &opt.shard_index, &opt.shard_count, why, sizeof why))
+      return fail(QTM_EXIT_USAGE, "%s", why);
+  }
   if (a.backend) {
     if (!strcmp(a.backend, "auto")) opt.backend = QTM_BACKEND_AUTO;
     else if (!strcmp(a.backend, "cpu")) opt.backend = QTM_BACKEND_CPU;
@@ -224,9 +298,10 @@ int qtm_cmd_run(int nargs, char *const args[]) {
   if (st == QTM_ERR_INTERRUPTED) { /* say how to go on: batch logs are read by people */
     fprintf(stderr,
             CMD_NAME ": interrupted with %lld of %lld tiles done and kept in %s.partial; "
-                     "continue with: qtmscan run %s%s%s --resume\n",
+                     "continue with: qtmscan run %s%s%s%s%s --resume\n",
             (long long)sum.tiles_done, (long long)sum.tiles, sum.output, a.config,
-            a.output ? " -o " : "", a.output ? a.output : "");
+            a.output ? " -o " : "", a.output ? a.output : "", a.shard ? " --shard " : "",
+            a.shard ? a.shard : "");
     free(command);
     qtm_config_free(&cfg);
     return EXIT_INTERRUPTED;

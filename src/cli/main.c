@@ -6,6 +6,7 @@
 
 #include "cmd_eval.h"
 #include "cmd_info.h"
+#include "cmd_merge.h"
 #include "cmd_run.h"
 #include "flags.h"
 #include "qtm/version.h"
@@ -22,6 +23,8 @@ static const cli_command commands[] = {
      qtm_cmd_run_help},
     {"info", "describe a scan file: axes, maps, ranges, NaN counts, provenance", qtm_cmd_info,
      qtm_cmd_info_help},
+    {"merge", "join the shard files of a split scan (run --shard K/N) into one file",
+     qtm_cmd_merge, qtm_cmd_merge_help},
     {"eval", "evaluate every observable at one parameter point", qtm_cmd_eval, qtm_cmd_eval_help},
 };
 

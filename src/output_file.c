@@ -1,0 +1,98 @@
+/* Output files written safely: see output_file.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "output_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static qtm_status fail(char *err, size_t errcap, qtm_status st, const char *fmt, const char *arg,
+                       int errnum) {
+  if (err && errcap) {
+    int n = snprintf(err, errcap, fmt, arg);
+    if (errnum && n >= 0 && (size_t)n < errcap) snprintf(err + n, errcap - (size_t)n, ": %s", strerror(errnum));
+  }
+  return st;
+}
+
+/* mkdir -p of the directory holding path (nothing to do for a bare file name). */
+static qtm_status make_parent(const char *path, char *err, size_t errcap) {
+  const char *slash = strrchr(path, '/');
+  if (!slash || slash == path) return QTM_OK;
+  size_t len = (size_t)(slash - path);
+  char *dir = malloc(len + 1);
+  if (!dir) return fail(err, errcap, QTM_ERR_NOMEM, "out of memory", "", 0);
+  memcpy(dir, path, len);
+  dir[len] = '\0';
+  qtm_status st = QTM_OK;
+  for (size_t i = 1; i <= len && st == QTM_OK; ++i) {
+    if (dir[i] != '/' && dir[i] != '\0') continue;
+    char c = dir[i];
+    dir[i] = '\0';
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+      if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        st = fail(err, errcap, QTM_ERR_IO, "cannot create the output directory %s", dir, errno);
+    } else if (!S_ISDIR(sb.st_mode)) {
+      st = fail(err, errcap, QTM_ERR_IO, "%s is not a directory", dir, 0);
+    }
+    dir[i] = c;
+  }
+  free(dir);
+  return st;
+}
+
+qtm_status qtm_output_check(const char *out, int force, char *err, size_t errcap) {
+  struct stat sb;
+  if (stat(out, &sb) == 0) {
+    if (S_ISDIR(sb.st_mode))
+      return fail(err, errcap, QTM_ERR_IO, "the output path %s is a directory", out, 0);
+    if (!force)
+      return fail(err, errcap, QTM_ERR_EXISTS, "%s exists; pass --force to overwrite it", out, 0);
+  }
+  return make_parent(out, err, errcap);
+}
+
+/* fsync of a file or directory, so that a rename that follows survives a crash. */
+static int sync_path(const char *path, int directory) {
+  int fd = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return rc;
+}
+
+/* Gives the finished partial file its name: rename when overwriting is allowed; else a hard
+ * link, which fails rather than replace a file that appeared meanwhile. */
+qtm_status qtm_output_publish(const char *partial, const char *out, int force, char *err,
+                          size_t errcap) {
+  if (sync_path(partial, 0) != 0)
+    return fail(err, errcap, QTM_ERR_IO, "cannot flush %s to disk", partial, errno);
+  if (force) {
+    if (rename(partial, out) != 0)
+      return fail(err, errcap, QTM_ERR_IO, "cannot rename the finished file to %s", out, errno);
+  } else if (link(partial, out) == 0) {
+    unlink(partial);
+  } else if (errno == EEXIST) {
+    return fail(err, errcap, QTM_ERR_EXISTS, "%s appeared during the scan; the result stays in .partial", out, 0);
+  } else { /* a file system without hard links */
+    struct stat sb;
+    if (stat(out, &sb) == 0)
+      return fail(err, errcap, QTM_ERR_EXISTS, "%s appeared during the scan; the result stays in .partial", out, 0);
+    if (rename(partial, out) != 0)
+      return fail(err, errcap, QTM_ERR_IO, "cannot rename the finished file to %s", out, errno);
+  }
+  const char *slash = strrchr(out, '/');
+  char dir[4096] = ".";
+  if (slash && (size_t)(slash - out) < sizeof dir)
+    snprintf(dir, sizeof dir, "%.*s", slash == out ? 1 : (int)(slash - out), out);
+  (void)sync_path(dir, 1); /* best effort: not every file system supports it */
+  return QTM_OK;
+}
+

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "h5compare.h"
 #include "testutil.h"
 
 static char dir[64];
@@ -85,54 +86,12 @@ static int run_and_kill(const char *cfg, const char *out, const char *extra, int
   return qtm_proc_wait(pid);
 }
 
-/* ---- Comparing two files dataset by dataset ------------------------------------------------ */
-
-typedef struct visit {
-  hid_t other;
-  int compared, differing;
-  char first_diff[256];
-} visit;
-
-static herr_t compare_dataset(hid_t root, const char *name, const H5O_info_t *info, void *data) {
-  visit *v = data;
-  if (info->type != H5O_TYPE_DATASET) return 0;
-  hid_t a = H5Dopen2(root, name, H5P_DEFAULT), b = H5Dopen2(v->other, name, H5P_DEFAULT);
-  if (b < 0) {
-    v->differing++;
-    snprintf(v->first_diff, sizeof v->first_diff, "%s missing", name);
-    H5Dclose(a);
-    return 0;
-  }
-  hid_t type = H5Dget_type(a), sa = H5Dget_space(a), sb = H5Dget_space(b);
-  hssize_t n = H5Sget_simple_extent_npoints(sa);
-  size_t bytes = (size_t)n * H5Tget_size(type);
-  char *x = malloc(bytes ? bytes : 1), *y = malloc(bytes ? bytes : 1);
-  int same = n == H5Sget_simple_extent_npoints(sb) &&
-             (n == 0 || (H5Dread(a, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0 &&
-                         H5Dread(b, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, y) >= 0 &&
-                         memcmp(x, y, bytes) == 0));
-  if (!same && v->differing++ == 0) snprintf(v->first_diff, sizeof v->first_diff, "%s", name);
-  v->compared++;
-  free(x);
-  free(y);
-  H5Sclose(sa);
-  H5Sclose(sb);
-  H5Tclose(type);
-  H5Dclose(a);
-  H5Dclose(b);
-  return 0;
-}
-
 static void expect_same_data(const char *ref, const char *got, const char *what) {
-  hid_t fr = H5Fopen(ref, H5F_ACC_RDONLY, H5P_DEFAULT), fg = H5Fopen(got, H5F_ACC_RDONLY, H5P_DEFAULT);
-  cr_assert(fr >= 0 && fg >= 0, "%s: cannot open the files", what);
-  visit v = {fg, 0, 0, ""};
-  cr_assert_geq(H5Ovisit(fr, H5_INDEX_NAME, H5_ITER_INC, compare_dataset, &v), 0);
-  cr_expect_gt(v.compared, 10, "%s: too few datasets compared", what);
-  cr_expect_eq(v.differing, 0, "%s: %d datasets differ from the uninterrupted scan, first %s",
-               what, v.differing, v.first_diff);
-  H5Fclose(fr);
-  H5Fclose(fg);
+  qtm_h5_comparison r;
+  cr_assert_eq(qtm_h5_compare_files(ref, got, &r), 0, "%s: cannot compare the files", what);
+  cr_expect_gt(r.compared, 10, "%s: too few datasets compared", what);
+  cr_expect_eq(r.differing, 0, "%s: %d datasets differ from the uninterrupted scan, first %s",
+               what, r.differing, r.first_diff);
 }
 
 /* The whole content of a file (its bytes are what must not change; opening it may touch its

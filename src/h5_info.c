@@ -185,6 +185,29 @@ cleanup:
   return rc;
 }
 
+/* A shard says which part of the scan it holds and how to join it; a merged file names its
+ * shards. */
+static qtm_status print_shard(hid_t file, FILE *out, int *is_shard, char *err, size_t errcap) {
+  const char *names[4] = {"shard_index", "shard_count", "shard_first_tile", "shard_end_tile"};
+  char *text[4] = {NULL, NULL, NULL, NULL}, *merged = NULL;
+  qtm_status rc = QTM_OK;
+  for (int i = 0; i < 4 && rc == QTM_OK; ++i) rc = attr_text(file, names[i], &text[i], err, errcap);
+  *is_shard = rc == QTM_OK && text[0] && text[1] && text[2] && text[3];
+  if (*is_shard)
+    fprintf(out, "%-12s %s of %s (0-based), tiles %s to %s (end excluded): a part of the scan; "
+                 "join all %s with qtmscan merge OUT SHARD...\n",
+            "shard", text[0], text[1], text[2], text[3], text[1]);
+  if (rc == QTM_OK) rc = attr_text(file, "merged_from", &merged, err, errcap);
+  if (rc == QTM_OK && merged) {
+    fprintf(out, "%-12s ", "merged from");
+    put_line_text(out, merged);
+    fputc('\n', out);
+  }
+  free(merged);
+  for (int i = 0; i < 4; ++i) free(text[i]);
+  return rc;
+}
+
 static qtm_status print_provenance(hid_t file, FILE *out, char *err, size_t errcap) {
   static const char *const shown[][2] = {
       {"title", "title"},           {"qtmscan_version", "version"}, {"git_commit", "git commit"},
@@ -212,12 +235,14 @@ static qtm_status print_provenance(hid_t file, FILE *out, char *err, size_t errc
     free(text);
     text = NULL;
   }
+  int is_shard = 0;
+  if ((rc = print_shard(file, out, &is_shard, err, errcap)) != QTM_OK) return rc;
   if ((rc = attr_text(file, "complete", &text, err, errcap)) != QTM_OK) return rc;
   int complete = text && strcmp(text, "1") == 0;
   free(text);
   text = NULL;
   if (complete) {
-    fprintf(out, "%-12s complete\n", "status");
+    fprintf(out, "%-12s complete%s\n", "status", is_shard ? " (this shard)" : "");
     return QTM_OK;
   }
   fprintf(out, "%-12s NOT complete (no `complete` mark: the scan was interrupted or is still "

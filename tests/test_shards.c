@@ -155,6 +155,23 @@ Test(shards, merged_shards_equal_the_single_run) {
     expect_same_data(ref, out, what);
     cr_expect_eq(qtmscan(NULL, "info", out, NULL), 0, "info on the virtual file");
   }
+  /* `info` tells a shard from a whole scan */
+  char shard[300], info[400];
+  in_dir(shard, sizeof shard, "s.shard-2-of-3.h5"); /* left by the loop */
+  in_dir(info, sizeof info, "info.txt");
+  const char *argv[] = {QTMSCAN_EXE, "info", shard, NULL};
+  qtm_proc p;
+  cr_assert_eq(qtm_proc_run(argv, info, &p), 0);
+  cr_expect_eq(p.status, 0);
+  qtm_proc_free(&p);
+  FILE *f = fopen(info, "r");
+  char text[8192] = "";
+  cr_assert_not_null(f);
+  text[fread(text, 1, sizeof text - 1, f)] = '\0';
+  fclose(f);
+  cr_expect(strstr(text, "shard        2 of 3 (0-based), tiles 14 to 22") &&
+                strstr(text, "complete (this shard)"),
+            "%s", text);
 }
 
 /* The shards given in any order merge alike; a virtual file reads its shards from another

@@ -41,19 +41,19 @@ def axes(n):
     return tl, tr, ratio, g
 
 
-def thermal(w, T):
+def thermal(xp, w, T):
     """e = exp(-w/T), m = expm1(-w/T); T = 0 gives x = inf, e = 0, m = -1 (the T -> 0+ limit)."""
     x = w / T
-    return np.exp(-x), np.expm1(-x)
+    return xp.exp(-x), xp.expm1(-x)
 
 
-def boson_gap(eL, mL, mR, w, TL, TR):
+def boson_gap(xp, eL, mL, mR, w, TL, TR):
     """b = nL - nR = nL nR (e^{xR} - e^{xL}) = -nL (1 + nR) expm1(xL - xR) (Eq. 7 numerator,
     bosonic baths): exactly 0 at TL == TR, never a difference of nearly equal numbers."""
     nL = eL / -mL
     hR = 1.0 / -mR               # 1 + nR = n e^{x}, 1 at T = 0
     d = w * (TR - TL) / (TL * TR)  # xL - xR; -inf at TR = 0
-    return -nL * hR * np.expm1(d)
+    return -nL * hR * xp.expm1(d)
 
 
 def coth_half(m):
@@ -61,17 +61,18 @@ def coth_half(m):
     return (2.0 + m) / -m
 
 
-def evaluate(TL, TR, ratio, g, want):
-    """The observables in `want` at the (broadcastable) parameter arrays; dict name -> array."""
+def evaluate(TL, TR, ratio, g, want, xp=np):
+    """The observables in `want` at the (broadcastable) parameter arrays; dict name -> array.
+    xp: the array module (numpy here, cupy in baseline_cupy.py)."""
     gR = GAMMA_R
     gL = ratio * gR
     gLgR = gL * gR
     out = {}
     local = {"J1", "alpha", "J", "J_rev", "contrast", "ratio"} & want
     if local:
-        eL, mL = thermal(OMEGA, TL)
-        eR, mR = thermal(OMEGA, TR)
-        b = boson_gap(eL, mL, mR, OMEGA, TL, TR)
+        eL, mL = thermal(xp, OMEGA, TL)
+        eR, mR = thermal(xp, OMEGA, TR)
+        b = boson_gap(xp, eL, mL, mR, OMEGA, TL, TR)
         uL, uR = coth_half(mL), coth_half(mR)   # u = 1 + (eps - eps_a) n = 1 + 2n (Eqs. 10-11)
         g4 = 4.0 * g * g
         alpha = g4 / (g4 + gLgR * uL * uR)       # Eq. 6, the same at TL <-> TR
@@ -80,62 +81,62 @@ def evaluate(TL, TR, ratio, g, want):
         J1_rev = -2.0 * OMEGA * gLgR * b / (gL * uR + gR * uL)     # b(TR, TL) = -b
         J_rev = alpha * J1_rev
         both_zero = (J == 0.0) & (J_rev == 0.0)
-        put = {"J1": lambda: J1, "alpha": lambda: alpha * np.ones_like(J), "J": lambda: J,
+        put = {"J1": lambda: J1, "alpha": lambda: alpha * xp.ones_like(J), "J": lambda: J,
                "J_rev": lambda: J_rev,
                # Eq. 12 in its general form |gL - gR| |eps - eps_a| |b| / ((gL + gR)(uL + uR))
-               "contrast": lambda: np.where(both_zero, np.nan,
-                                            np.abs(gL - gR) * 2.0 * np.abs(b) /
+               "contrast": lambda: xp.where(both_zero, xp.nan,
+                                            xp.abs(gL - gR) * 2.0 * xp.abs(b) /
                                             ((gL + gR) * (uL + uR))),
-               "ratio": lambda: np.where(both_zero, np.nan, np.abs(J) / np.abs(J_rev))}
+               "ratio": lambda: xp.where(both_zero, xp.nan, xp.abs(J) / xp.abs(J_rev))}
         for name in local:
             out[name] = put[name]()
     glob = {"J_global", "J_global_rev", "contrast_global"} & want
     if glob:
         J_g = J_g_rev = num = den = 0.0
         for w in (OMEGA + g, OMEGA - g):            # the two dressed modes (Eq. 21)
-            eL, mL = thermal(w, TL)
-            eR, mR = thermal(w, TR)
-            b = boson_gap(eL, mL, mR, w, TL, TR)
+            eL, mL = thermal(xp, w, TL)
+            eR, mR = thermal(xp, w, TR)
+            b = boson_gap(xp, eL, mL, mR, w, TL, TR)
             cL, cR = coth_half(mL), coth_half(mR)
             S = gL * cL + gR * cR                   # forward denominator of Eq. 22
             Sr = gL * cR + gR * cL                  # reverse: TL <-> TR
             J_g = J_g + gLgR * w * b / S
             J_g_rev = J_g_rev - gLgR * w * b / Sr
-            t = w * np.abs(b) / (S * Sr)
-            num = num + t * np.abs(b)               # (J + J_rev) = -2 (gL - gR) gLgR sum w b^2/(S S')
+            t = w * xp.abs(b) / (S * Sr)
+            num = num + t * xp.abs(b)               # (J + J_rev) = -2 (gL - gR) gLgR sum w b^2/(S S')
             den = den + t * (cL + cR)               # (J - J_rev) = gLgR (gL + gR) sum w b (cL + cR)/(S S')
         if "J_global" in glob:
             out["J_global"] = J_g
         if "J_global_rev" in glob:
             out["J_global_rev"] = J_g_rev
         if "contrast_global" in glob:
-            out["contrast_global"] = np.where((J_g == 0.0) & (J_g_rev == 0.0), np.nan,
-                                              2.0 * np.abs(gL - gR) * num / ((gL + gR) * den))
+            out["contrast_global"] = xp.where((J_g == 0.0) & (J_g_rev == 0.0), xp.nan,
+                                              2.0 * xp.abs(gL - gR) * num / ((gL + gR) * den))
     return out
 
 
-def scan(coords, want, layout, slab_points=1 << 20):
+def scan(coords, want, layout, xp=np, slab_points=1 << 20):
     """Every point of the grid in slabs along the first axis (bounded memory, like any scan of
-    10^7 points must be); returns full maps."""
-    tl, tr, ratio, g = coords
+    10^7 points must be); returns full maps (xp arrays)."""
+    tl, tr, ratio, g = (xp.asarray(a) for a in coords)
     shape = tuple(len(a) for a in coords)
-    maps = {name: np.empty(shape) for name in want}
+    maps = {name: xp.empty(shape) for name in want}
     per_tl = shape[1] * shape[2] * shape[3]
     step = max(1, slab_points // per_tl)
     for i in range(0, shape[0], step):
         sl = tl[i:i + step]
         if layout == "mesh":
-            args = np.meshgrid(sl, tr, ratio, g, indexing="ij")
+            args = xp.meshgrid(sl, tr, ratio, g, indexing="ij")
         else:
             args = (sl[:, None, None, None], tr[None, :, None, None],
                     ratio[None, None, :, None], g[None, None, None, :])
-        vals = evaluate(*args, want)
+        vals = evaluate(*args, want, xp)
         for name in want:
             maps[name][i:i + step] = vals[name]   # broadcasts where a result has fewer axes
     return maps
 
 
-def cmd_time(a):
+def cmd_time(a, xp=np, sync=lambda: None, name="numpy"):
     n = [int(x) for x in a.grid.split(",")]
     want = set(a.obs.split(","))
     unknown = want - set(OBSERVABLES)
@@ -146,16 +147,17 @@ def cmd_time(a):
     passes, t0 = 0, time.perf_counter()
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         while True:
-            scan(coords, want, a.layout)
+            scan(coords, want, a.layout, xp)
+            sync()
             passes += 1
             el = time.perf_counter() - t0
             if el >= a.min_time:
                 break
-    print(f"numpy layout={a.layout} nobs={len(want)} points={npts} passes={passes} "
-          f"seconds={el:.4f} points_per_s={npts * passes / el:.4e} numpy={np.__version__}")
+    print(f"{name} layout={a.layout} nobs={len(want)} points={npts} passes={passes} "
+          f"seconds={el:.4f} points_per_s={npts * passes / el:.4e} {name}={xp.__version__}")
 
 
-def cmd_check(a):
+def cmd_check(a, xp=np, to_host=lambda x: x):
     import h5py
     with h5py.File(a.file, "r") as f:
         coords = [f[name][()] for name in AXES]
@@ -167,7 +169,7 @@ def cmd_check(a):
         if v.dtype != np.float64:
             sys.exit(f"check: {k} is {v.dtype}; the check needs float64 maps")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        mine = scan(coords, set(names), "mesh")
+        mine = {k: to_host(v) for k, v in scan(coords, set(names), "mesh", xp).items()}
     bad = 0
     for k in names:
         x, y = ref[k], mine[k]
@@ -191,7 +193,7 @@ def cmd_check(a):
     return 0
 
 
-def main():
+def parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("time")
@@ -202,7 +204,11 @@ def main():
     c = sub.add_parser("check")
     c.add_argument("file")
     c.add_argument("--rtol", type=float, default=1e-12)
-    a = p.parse_args()
+    return p
+
+
+def main():
+    a = parser().parse_args()
     return cmd_time(a) if a.cmd == "time" else cmd_check(a)
 
 

@@ -478,7 +478,8 @@ QTM_FN void qtm_eval_closed_select(const qtm_params *p, unsigned need, qtm_obs *
     }
     if (need & QTM_OBS_BIT(QTM_OBS_dJ_dTL)) v[QTM_OBS_dJ_dTL] = qtm_local_dJ_dTL_pair(p, q, fwd);
     /* Two-site quantities need two subsystems; populations and entanglement need qubits. */
-    v[QTM_OBS_coherence] = two_sites ? qtm_coherence(p, fwd) : NAN;
+    if (need & (QTM_OBS_BIT(QTM_OBS_coherence) | QTM_OBS_BIT(QTM_OBS_concurrence)))
+      v[QTM_OBS_coherence] = two_sites ? qtm_coherence(p, fwd) : NAN;
     if (need & QTM_NEED_POP) {
       if (two_sites && p->eps_a == -1.0) {
         qtm_populations pop = qtm_qubit_populations_pair(p, q);
@@ -492,7 +493,8 @@ QTM_FN void qtm_eval_closed_select(const qtm_params *p, unsigned need, qtm_obs *
         v[QTM_OBS_p1] = v[QTM_OBS_p4] = v[QTM_OBS_Jc] = v[QTM_OBS_concurrence] = NAN;
       }
     }
-    v[QTM_OBS_entropy_production] = qtm_entropy_production(p->TL, p->TR, fwd.J);
+    if (need & QTM_OBS_BIT(QTM_OBS_entropy_production))
+      v[QTM_OBS_entropy_production] = qtm_entropy_production(p->TL, p->TR, fwd.J);
   }
 
   if (need & QTM_NEED_MEAN_T) {
@@ -512,7 +514,9 @@ QTM_FN void qtm_eval_closed_select(const qtm_params *p, unsigned need, qtm_obs *
       f[0] = qtm_global_mode_pair(p, w[0], q0);
       f[1] = qtm_global_mode_pair(p, w[1], q1);
       v[QTM_OBS_J_global] = f[0].J + f[1].J;
-      v[QTM_OBS_dJ_global_dTL] = f[0].dJ_dTL + f[1].dJ_dTL;
+      /* stored only when asked for, so that the compiler drops its divisions otherwise */
+      if (need & QTM_OBS_BIT(QTM_OBS_dJ_global_dTL))
+        v[QTM_OBS_dJ_global_dTL] = f[0].dJ_dTL + f[1].dJ_dTL;
       if (need & QTM_NEED_GLOBAL_REV) {
         qtm_global_mode r0 = qtm_global_mode_pair(p, w[0], qtm_pair_reversed(q0, w[0]));
         qtm_global_mode r1 = qtm_global_mode_pair(p, w[1], qtm_pair_reversed(q1, w[1]));

@@ -8,7 +8,7 @@
 # the scripts' #SBATCH lines): --partition, --account, --time, --cpus-per-task, ...
 # Environment: QTMSCAN (the qtmscan binary; default: the one in PATH), QTM_MERGE_OPTS (options
 # for qtmscan merge, e.g. --virtual), QTM_RUN_OPTS (options for qtmscan run, e.g. '--set
-# fixed.TR=0.1'; split at spaces).
+# fixed.TR=0.1'; split at spaces), QTM_ARRAY_THROTTLE (at most this many shards at once).
 # Output: one line 'ARRAY_JOB_ID MERGE_JOB_ID' on stdout; what was submitted on stderr.
 # The config is checked (`qtmscan run --dry-run`) before anything is submitted. Shards already
 # finished by an earlier submission of the same CONFIG, NSHARDS and OUT are kept (the shard jobs
@@ -31,6 +31,9 @@ out=${args[2]:-}
 
 [ -f "$config" ] && [ -r "$config" ] || fail "cannot read config '$config'"
 [[ $nshards =~ ^[1-9][0-9]*$ ]] || fail "NSHARDS must be a positive integer, got '$nshards'"
+throttle=${QTM_ARRAY_THROTTLE:-}
+[ -z "$throttle" ] || [[ $throttle =~ ^[1-9][0-9]*$ ]] ||
+  fail "QTM_ARRAY_THROTTLE must be a positive integer, got '$throttle'"
 for c in sbatch scontrol; do
   command -v "$c" >/dev/null || fail "$c not found: this needs a Slurm client (Debian: slurm-client)"
 done
@@ -55,7 +58,7 @@ out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out")
 [ ! -e "$out" ] || fail "$out exists already: remove it or give another OUT"
 
 echo "submit: $nshards shards of $config -> $out" >&2
-array=$(sbatch --parsable --array=0-$((nshards - 1)) --export=ALL,QTMSCAN="$qtmscan" \
+array=$(sbatch --parsable --array=0-$((nshards - 1))${throttle:+%$throttle} --export=ALL,QTMSCAN="$qtmscan" \
           "${sbatch_opts[@]}" "$here/scan-array.sbatch" "$config" -o "$out" "${run_opts[@]}") ||
   fail "sbatch refused the array job (above)"
 array=${array%%;*}

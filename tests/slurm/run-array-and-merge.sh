@@ -12,6 +12,8 @@
 # QTM_SLURM_TEST=1 makes those a failure instead, after installing the missing Debian packages
 # with apt-get. QTM_SLURM_KEEP=1 keeps the work directory.
 set -euo pipefail
+# slurmd, slurmctld and munged live in /usr/sbin, which a non-login PATH may lack.
+export PATH=$PATH:/usr/sbin:/sbin
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -27,7 +29,7 @@ fail() { log "FAIL: $*"; exit 1; }
 # Skip (77) unless QTM_SLURM_TEST=1 asks for the test to run whatever it takes.
 skip_or_fail() {
   if [ "${QTM_SLURM_TEST:-0}" = 1 ]; then fail "$* (QTM_SLURM_TEST=1)"; fi
-  log "SKIP: $* (QTM_SLURM_TEST=1 installs what is missing and runs it)"
+  log "SKIP: $* (QTM_SLURM_TEST=1: install what is missing and run, or fail)"
   exit 77
 }
 

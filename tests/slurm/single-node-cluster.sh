@@ -19,6 +19,8 @@
 # next one: not Slurm's own 6817/6818, so that a real Slurm on the machine is left alone).
 # Exit status: 0 ok, 1 failure, 77 (start/run) when root or the packages are missing.
 set -euo pipefail
+# The daemons live in /usr/sbin, which a non-login PATH may lack.
+export PATH=$PATH:/usr/sbin:/sbin
 
 dir=${QTM_SLURM_DIR:-/tmp/qtm-slurm}
 port=${QTM_SLURM_PORT:-16817}

@@ -98,7 +98,7 @@ static int time_backend(qtm_backend_kind kind, const char *name, const options *
                         const qtm_grid *g) {
   qtm_tiling tl;
   qtm_tiling_init(&tl, g, o->tile_points);
-  qtm_scan_plan plan = {g, tl.max_tile_points, o->dtype, o->nobs, {0}};
+  qtm_scan_plan plan = {g, tl.max_tile_points, o->dtype, o->nobs, {0}, 0};
   memcpy(plan.obs, o->obs, sizeof o->obs);
   size_t elem = o->dtype == QTM_DTYPE_F32 ? sizeof(float) : sizeof(double);
   qtm_tile_out out = {o->dtype, o->nobs, {0}, {NULL}};

@@ -163,6 +163,10 @@ extern "C" qtm_status qtm_backend_cuda_open(const qtm_scan_plan *plan, qtm_backe
   }
   /* A machine without a driver fails the probe with an error rather than zero devices: the
    * probe maps any error there to QTM_ERR_NO_DEVICE with the runtime's reason. */
+  int count = 0;
+  if (plan->device > 0 && cudaGetDeviceCount(&count) == cudaSuccess && count > 1)
+    (void)cudaSetDevice(plan->device % count); /* a failure shows in the probe below */
+  (void)cudaGetLastError();
   if (qtm_cuda_device_name(name, sizeof name) != QTM_OK) {
     if (err && errcap) snprintf(err, errcap, "no usable CUDA device: %s", name);
     return QTM_ERR_NO_DEVICE;

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "qtm/mpi_run.h"
 #include "qtm/observables.h"
 #include "qtm/version.h"
 
@@ -61,6 +62,7 @@ struct qtm_h5_writer {
   hid_t done_space; /* its file dataspace, one element selected per tile */
   hid_t one_space;  /* the memory dataspace of one mark */
   int is_virtual;   /* maps point into shard files: no tile is written */
+  int parallel;     /* every rank of an MPI run writes the file together */
 };
 
 /* netCDF-C's mark of a dimension scale that is a dimension only (its NAME attribute begins
@@ -314,10 +316,65 @@ cleanup:
   return rc;
 }
 
+/* Transfer properties of a parallel file's raw data writes: collective, as HDF5 needs for
+ * compressed datasets, with every rank taking part. */
+static hid_t collective_dxpl(int parallel) {
+#ifdef QTM_MPI
+  if (parallel) {
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    if (dxpl >= 0 && H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0) {
+      H5Pclose(dxpl);
+      return H5I_INVALID_HID;
+    }
+    return dxpl;
+  }
+#else
+  (void)parallel;
+#endif
+  return H5P_DEFAULT;
+}
+
+/* Writes a whole dataset from buf. In a parallel file every rank holds the same values; rank 0
+ * writes them and the others take part in the collective write with nothing selected. */
+static qtm_status write_whole(hid_t dset, hid_t mtype, const void *buf, int parallel,
+                              const char *what, char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID, dxpl = H5P_DEFAULT;
+  if (!parallel) {
+    H5_CHECK(H5Dwrite(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), "H5Dwrite", "%s", what);
+    return QTM_OK;
+  }
+  H5_CHECK(dxpl = collective_dxpl(parallel), "H5Pset_dxpl_mpio", "%s", what);
+  H5_CHECK(fspace = H5Dget_space(dset), "H5Dget_space", "%s", what);
+  H5_CHECK(mspace = H5Scopy(fspace), "H5Scopy", "%s", what);
+  if (qtm_mpi_world().rank != 0) {
+    H5_CHECK(H5Sselect_none(fspace), "H5Sselect_none", "%s", what);
+    H5_CHECK(H5Sselect_none(mspace), "H5Sselect_none", "%s", what);
+  }
+  H5_CHECK(H5Dwrite(dset, mtype, mspace, fspace, dxpl, buf), "H5Dwrite", "%s", what);
+cleanup:
+  if (dxpl != H5P_DEFAULT) qtm_h5_close(&dxpl, H5Pclose, "H5Pclose", what, &rc, err, errcap);
+  qtm_h5_close(&mspace, H5Sclose, "H5Sclose", what, &rc, err, errcap);
+  qtm_h5_close(&fspace, H5Sclose, "H5Sclose", what, &rc, err, errcap);
+  return rc;
+}
+
+/* A netCDF dimension without variable is never written. Parallel HDF5 allocates every dataset
+ * at creation, and without fill values written then, reading one would give whatever bytes
+ * lay there: the fill (zeros) is written at allocation instead, as a serial file reads it. */
+static qtm_status dimension_fill(hid_t dcpl, int parallel, const char *what, char *err,
+                                 size_t errcap) {
+  qtm_status rc = QTM_OK;
+  if (parallel)
+    H5_CHECK(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC), "H5Pset_fill_time", "%s", what);
+cleanup:
+  return rc;
+}
+
 /* Axis k's coordinate dataset, written and registered as the dimension scale named after the
  * axis; returned open in *out for the attachments. */
-static qtm_status create_coordinate(hid_t file, const qtm_grid *g, int k, hid_t *out, char *err,
-                                    size_t errcap) {
+static qtm_status create_coordinate(hid_t file, const qtm_grid *g, int k, int parallel,
+                                    hid_t *out, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
   hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, dset = H5I_INVALID_HID;
   int id = g->desc.axis_id[k];
@@ -330,9 +387,9 @@ static qtm_status create_coordinate(hid_t file, const qtm_grid *g, int k, hid_t 
   /* Contiguous (the default layout): an axis is small and read whole. */
   H5_CHECK(dset = H5Dcreate2(file, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
            "H5Dcreate2", "%s", what);
-  H5_CHECK(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                    g->values + g->desc.offset[k]),
-           "H5Dwrite", "%s", what);
+  if ((rc = write_whole(dset, H5T_NATIVE_DOUBLE, g->values + g->desc.offset[k], parallel, what,
+                        err, errcap)) != QTM_OK)
+    goto cleanup;
   if ((rc = put_text_attr(dset, what, "units", qtm_axis_unit(id), err, errcap)) != QTM_OK ||
       (rc = put_text_attr(dset, what, "long_name", qtm_axis_long_name(id), err, errcap)) !=
           QTM_OK)
@@ -563,6 +620,7 @@ static qtm_status writer_new(const qtm_h5_layout *layout, qtm_h5_writer **out, c
   w->gzip_level = layout->gzip_level;
   w->ntiles = layout->tiling->ntiles;
   w->is_virtual = layout->nsources > 0;
+  w->parallel = layout->parallel;
   if (layout->ndense > 0) {
     if (!(w->dense = calloc((size_t)layout->ndense, sizeof *w->dense))) goto nomem;
     w->ndense = layout->ndense;
@@ -615,13 +673,29 @@ cleanup:
  * metadata naming space past the superblock's end of allocation, which resume protects
  * (H5Fincrement_filesize). That a kill can hit a flush at all is why write_tile flushes the
  * data before it writes the mark: the mark is the last thing a tile's flush can leave. */
-static qtm_status crash_safe_fapl(hid_t *fapl, const char *path, char *err, size_t errcap) {
+static qtm_status crash_safe_fapl(hid_t *fapl, const char *path, int parallel, char *err,
+                                  size_t errcap) {
   qtm_status rc = QTM_OK;
   H5AC_cache_config_t mdc;
   memset(&mdc, 0, sizeof mdc);
   mdc.version = H5AC__CURR_CACHE_CONFIG_VERSION;
   H5_CHECK(*fapl = H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate", "file access properties");
   H5_CHECK(H5Pset_fclose_degree(*fapl, H5F_CLOSE_SEMI), "H5Pset_fclose_degree", "%s", path);
+  if (parallel) {
+#ifdef QTM_MPI
+    /* Parallel HDF5 manages its metadata cache across the ranks (the evictions cannot be
+     * switched off), so a killed MPI run may leave anything: its partial file records
+     * mpi_ranks and is never resumed (split a long scan with --shard instead). */
+    H5_CHECK(H5Pset_fapl_mpio(*fapl, MPI_COMM_WORLD, MPI_INFO_NULL), "H5Pset_fapl_mpio", "%s",
+             path);
+    H5_CHECK(H5Pset_all_coll_metadata_ops(*fapl, 1), "H5Pset_all_coll_metadata_ops", "%s", path);
+    H5_CHECK(H5Pset_coll_metadata_write(*fapl, 1), "H5Pset_coll_metadata_write", "%s", path);
+    return QTM_OK;
+#else
+    return bad_arg(err, errcap, "%s: a parallel file needs a qtmscan built with -DQTM_MPI=ON",
+                   path);
+#endif
+  }
   H5_CHECK(H5Pget_mdc_config(*fapl, &mdc), "H5Pget_mdc_config", "%s", path);
   mdc.evictions_enabled = 0;
   mdc.incr_mode = H5C_incr__off;
@@ -657,7 +731,9 @@ static qtm_status create_state(qtm_h5_writer *w, char *err, size_t errcap) {
   if ((rc = put_num_attr(group, STATE_GROUP, "ntiles", H5T_STD_I64LE, H5T_NATIVE_INT64,
                          &w->ntiles, err, errcap)) != QTM_OK)
     goto cleanup;
-  if ((rc = common_dcpl(&dcpl, STATE_DIM, err, errcap)) != QTM_OK) goto cleanup;
+  if ((rc = common_dcpl(&dcpl, STATE_DIM, err, errcap)) != QTM_OK ||
+      (rc = dimension_fill(dcpl, w->parallel, STATE_DIM, err, errcap)) != QTM_OK)
+    goto cleanup;
   /* The dimension holds no data: never written, it takes no space in the file. */
   H5_CHECK(dim = H5Dcreate2(w->file, STATE_DIM, H5T_IEEE_F32LE, w->done_space, H5P_DEFAULT,
                             dcpl, H5P_DEFAULT),
@@ -695,9 +771,7 @@ static qtm_status mark_all_done(qtm_h5_writer *w, char *err, size_t errcap) {
   unsigned char *ones = malloc((size_t)w->ntiles);
   if (!ones) return qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory for the marks");
   memset(ones, 1, (size_t)w->ntiles);
-  H5_CHECK(H5Dwrite(w->done, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, ones), "H5Dwrite",
-           "%s", STATE_DONE);
-cleanup:
+  rc = write_whole(w->done, H5T_NATIVE_UCHAR, ones, w->parallel, STATE_DONE, err, errcap);
   free(ones);
   return rc;
 }
@@ -747,7 +821,7 @@ qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
   /* Library version bounds stay at the default (earliest): each object gets the oldest format
    * that holds it (HDF5 1.8's, for the creation-order indexes), which netCDF-C and every HDF5
    * reader since 1.8 understand. */
-  if ((rc = crash_safe_fapl(&fapl, path, err, errcap)) != QTM_OK) goto cleanup;
+  if ((rc = crash_safe_fapl(&fapl, path, w->parallel, err, errcap)) != QTM_OK) goto cleanup;
   if ((w->file = H5Fcreate(path, H5F_ACC_EXCL, fcpl, fapl)) < 0) {
     struct stat st;
     rc = qtm_h5_fail(err, errcap, "H5Fcreate", "%s", path);
@@ -757,10 +831,15 @@ qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
   }
   created = 1;
   if ((rc = put_start_attrs(w->file, prov, err, errcap)) != QTM_OK) goto cleanup;
+  if (w->parallel &&
+      (rc = put_num_attr(w->file, "the root group", "mpi_ranks", H5T_STD_I32LE, H5T_NATIVE_INT,
+                         &(int){qtm_mpi_world().size}, err, errcap)) != QTM_OK)
+    goto cleanup;
   if ((rc = make_spaces(w, err, errcap)) != QTM_OK) goto cleanup;
   /* Coordinates first: netCDF numbers dimensions in the order it meets their scales. */
   for (int k = 0; k < w->naxes; ++k)
-    if ((rc = create_coordinate(w->file, g, k, &coord[k], err, errcap)) != QTM_OK) goto cleanup;
+    if ((rc = create_coordinate(w->file, g, k, w->parallel, &coord[k], err, errcap)) != QTM_OK)
+      goto cleanup;
   for (int j = 0; j < w->nobs; ++j) {
     const qtm_obs_info *info = &qtm_obs_table[w->obs[j]];
     if ((rc = create_full_map(w, layout, info->name, w->dtype, info->unit, info->long_name,
@@ -1274,7 +1353,7 @@ qtm_status qtm_h5_writer_resume(const char *path, const qtm_h5_layout *layout,
     rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: not an HDF5 file", path);
     goto cleanup;
   }
-  if ((rc = crash_safe_fapl(&fapl, path, err, errcap)) != QTM_OK) goto cleanup;
+  if ((rc = crash_safe_fapl(&fapl, path, w->parallel, err, errcap)) != QTM_OK) goto cleanup;
   /* A truncated file fails here ("truncated file: eof = ..."), as does one that a running
    * scan holds (HDF5's file lock), with HDF5's message, which says more than the errno. */
   if ((w->file = H5Fopen(path, H5F_ACC_RDWR, fapl)) < 0) {
@@ -1305,6 +1384,13 @@ qtm_status qtm_h5_writer_resume(const char *path, const qtm_h5_layout *layout,
     goto cleanup;
   }
   if ((rc = check_shard(w->file, path, prov, err, errcap)) != QTM_OK) goto cleanup;
+  htri_t by_mpi = H5Aexists(w->file, "mpi_ranks");
+  H5_CHECK(by_mpi, "H5Aexists", "mpi_ranks of %s", path);
+  if (by_mpi) { /* see crash_safe_fapl: nothing there guarantees what a kill leaves */
+    rc = bad_arg(err, errcap, "%s was written by an MPI run, whose partial files cannot be "
+                 "resumed (parallel HDF5 keeps no crash-consistent state)", path);
+    goto cleanup;
+  }
   htri_t complete = H5Aexists(w->file, "complete");
   H5_CHECK(complete, "H5Aexists", "complete of %s", path);
   if (complete) {
@@ -1354,7 +1440,8 @@ qtm_status qtm_h5_writer_resume(const char *path, const qtm_h5_layout *layout,
    * follows would allocate that space again. Allocation resumes past everything the file
    * holds instead (the junk there, at most a tile or so, is left unused). Every chunk that
    * metadata names lies within: HDF5 writes a chunk before the metadata that names it. */
-  H5_CHECK(H5Fincrement_filesize(w->file, 0), "H5Fincrement_filesize", "%s", path);
+  if (!w->parallel) /* the MPI-IO driver keeps its own end of allocation (and refuses this) */
+    H5_CHECK(H5Fincrement_filesize(w->file, 0), "H5Fincrement_filesize", "%s", path);
   if ((rc = verify_chunks(w, path, done, err, errcap)) != QTM_OK) goto cleanup;
   if ((rc = prune(w, "", 0, PRUNE_DETACH, err, errcap)) != QTM_OK ||
       (rc = prune(w, "", 0, PRUNE_DELETE, err, errcap)) != QTM_OK)
@@ -1463,9 +1550,11 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
                      w->dense[m].name);
   /* Memory type = file type (native little-endian IEEE): HDF5 copies without converting. */
   hid_t mem_type = w->dtype == QTM_DTYPE_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
-  hid_t fsel = H5S_ALL, msel = H5S_ALL;
+  hid_t fsel = H5S_ALL, msel = H5S_ALL, dxpl = H5P_DEFAULT;
 
   quiet_begin(w, &q);
+  H5_CHECK(dxpl = collective_dxpl(w->parallel), "H5Pset_dxpl_mpio", "tile %lld",
+           (long long)tile->index);
   if (w->naxes > 0) {
     hsize_t start[QTM_MAX_AXES], count[QTM_MAX_AXES];
     for (int k = 0; k < w->naxes; ++k) {
@@ -1481,12 +1570,12 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
     msel = mspace;
   }
   for (int j = 0; j < w->nobs; ++j)
-    H5_CHECK(H5Dwrite(w->map[j], mem_type, msel, fsel, H5P_DEFAULT, out->data[j]), "H5Dwrite",
+    H5_CHECK(H5Dwrite(w->map[j], mem_type, msel, fsel, dxpl, out->data[j]), "H5Dwrite",
              "map %s tile %lld", qtm_obs_table[w->obs[j]].name, (long long)tile->index);
   for (int m = 0; m < w->ndense; ++m) {
     stored_type st;
     (void)stored_type_of(w->dense[m].dtype, &st); /* known: checked at create */
-    H5_CHECK(H5Dwrite(w->dense[m].dset, st.mem, msel, fsel, H5P_DEFAULT, dense[m]), "H5Dwrite",
+    H5_CHECK(H5Dwrite(w->dense[m].dset, st.mem, msel, fsel, dxpl, dense[m]), "H5Dwrite",
              "map %s tile %lld", w->dense[m].name, (long long)tile->index);
   }
   /* The values reach the file before the mark that says they are there: after a kill, a tile
@@ -1496,13 +1585,59 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
   const unsigned char mark = 1;
   H5_CHECK(H5Sselect_hyperslab(w->done_space, H5S_SELECT_SET, &at, NULL, &one, NULL),
            "H5Sselect_hyperslab", "%s[%lld]", STATE_DONE, (long long)tile->index);
-  H5_CHECK(H5Dwrite(w->done, H5T_NATIVE_UCHAR, w->one_space, w->done_space, H5P_DEFAULT, &mark),
+  H5_CHECK(H5Dwrite(w->done, H5T_NATIVE_UCHAR, w->one_space, w->done_space, dxpl, &mark),
            "H5Dwrite", "%s[%lld]", STATE_DONE, (long long)tile->index);
   H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "done mark of tile %lld",
            (long long)tile->index);
-  rc = trim_cache(w, err, errcap);
+  if (!w->parallel) rc = trim_cache(w, err, errcap);
 cleanup:
+  if (dxpl != H5P_DEFAULT) qtm_h5_close(&dxpl, H5Pclose, "H5Pclose", "transfer properties", &rc, err, errcap);
   qtm_h5_close(&mspace, H5Sclose, "H5Sclose", "tile memory dataspace", &rc, err, errcap);
+  tell_system_error(w, 0, rc, err, errcap);
+  qtm_h5_quiet_end(&q);
+  return rc;
+}
+
+/* The same collective calls as write_tile, each with nothing selected. */
+qtm_status qtm_h5_writer_skip_round(qtm_h5_writer *w, char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t fsel = H5I_INVALID_HID, msel = H5I_INVALID_HID, dsel = H5I_INVALID_HID;
+  hid_t one = H5I_INVALID_HID, dxpl = H5P_DEFAULT;
+  qtm_h5_quiet q;
+  if (!w) return bad_arg(err, errcap, "qtm_h5_writer_skip_round: no writer");
+  if (!w->parallel) return QTM_OK; /* nothing to take part in */
+  hid_t mem_type = w->dtype == QTM_DTYPE_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
+  const unsigned char mark = 1;
+  double nothing = 0.0;
+  quiet_begin(w, &q);
+  H5_CHECK(dxpl = collective_dxpl(w->parallel), "H5Pset_dxpl_mpio", "an empty round");
+  H5_CHECK(fsel = H5Scopy(w->fspace), "H5Scopy", "an empty round");
+  H5_CHECK(msel = H5Scopy(w->fspace), "H5Scopy", "an empty round");
+  H5_CHECK(dsel = H5Scopy(w->done_space), "H5Scopy", "an empty round");
+  H5_CHECK(one = H5Scopy(w->one_space), "H5Scopy", "an empty round");
+  H5_CHECK(H5Sselect_none(fsel), "H5Sselect_none", "an empty round");
+  H5_CHECK(H5Sselect_none(msel), "H5Sselect_none", "an empty round");
+  H5_CHECK(H5Sselect_none(dsel), "H5Sselect_none", "an empty round");
+  H5_CHECK(H5Sselect_none(one), "H5Sselect_none", "an empty round");
+  for (int j = 0; j < w->nobs; ++j)
+    H5_CHECK(H5Dwrite(w->map[j], mem_type, msel, fsel, dxpl, &nothing), "H5Dwrite",
+             "map %s (an empty round)", qtm_obs_table[w->obs[j]].name);
+  for (int m = 0; m < w->ndense; ++m) {
+    stored_type st;
+    (void)stored_type_of(w->dense[m].dtype, &st);
+    H5_CHECK(H5Dwrite(w->dense[m].dset, st.mem, msel, fsel, dxpl, &nothing), "H5Dwrite",
+             "map %s (an empty round)", w->dense[m].name);
+  }
+  H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "an empty round");
+  H5_CHECK(H5Dwrite(w->done, H5T_NATIVE_UCHAR, one, dsel, dxpl, &mark), "H5Dwrite",
+           "%s (an empty round)", STATE_DONE);
+  H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "an empty round");
+cleanup:
+  if (dxpl != H5P_DEFAULT) qtm_h5_close(&dxpl, H5Pclose, "H5Pclose", "transfer properties", &rc, err, errcap);
+  qtm_h5_close(&one, H5Sclose, "H5Sclose", "an empty round", &rc, err, errcap);
+  qtm_h5_close(&dsel, H5Sclose, "H5Sclose", "an empty round", &rc, err, errcap);
+  qtm_h5_close(&msel, H5Sclose, "H5Sclose", "an empty round", &rc, err, errcap);
+  qtm_h5_close(&fsel, H5Sclose, "H5Sclose", "an empty round", &rc, err, errcap);
   tell_system_error(w, 0, rc, err, errcap);
   qtm_h5_quiet_end(&q);
   return rc;
@@ -1568,8 +1703,8 @@ qtm_status qtm_h5_writer_put_reduced(qtm_h5_writer *w, const qtm_reduced_map *m,
   H5_CHECK(H5Pset_fill_value(dcpl, st.mem, &st.fill), "H5Pset_fill_value", "%s", what);
   H5_CHECK(dset = H5Dcreate2(w->file, m->name, st.file, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
            "H5Dcreate2", "%s", what);
-  H5_CHECK(H5Dwrite(dset, st.mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, m->data), "H5Dwrite", "%s",
-           what);
+  if ((rc = write_whole(dset, st.mem, m->data, w->parallel, what, err, errcap)) != QTM_OK)
+    goto cleanup;
   if ((rc = put_map_attrs(dset, what, &st, m->units, m->long_name, err, errcap)) != QTM_OK)
     goto cleanup;
   for (int d = 0; d < m->nkept; ++d) {
@@ -1658,7 +1793,9 @@ qtm_status qtm_h5_writer_put_table(qtm_h5_writer *w, const qtm_table *t, char *e
   H5_CHECK(H5Tcommit2(w->file, type_path, ftype, H5P_DEFAULT, tcpl, H5P_DEFAULT), "H5Tcommit2",
            "%s", type_path);
   H5_CHECK(space = H5Screate_simple(1, &nrows, NULL), "H5Screate_simple", "%s", what);
-  if ((rc = common_dcpl(&dcpl, what, err, errcap)) != QTM_OK) goto cleanup;
+  if ((rc = common_dcpl(&dcpl, what, err, errcap)) != QTM_OK ||
+      (rc = dimension_fill(dcpl, w->parallel, what, err, errcap)) != QTM_OK)
+    goto cleanup;
   /* The dimension holds no data: never written, it takes no space in the file. */
   H5_CHECK(dim = H5Dcreate2(w->file, dim_path, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl,
                             H5P_DEFAULT),
@@ -1666,9 +1803,9 @@ qtm_status qtm_h5_writer_put_table(qtm_h5_writer *w, const qtm_table *t, char *e
   H5_CHECK(H5DSset_scale(dim, dim_mark), "H5DSset_scale", "dimension %s", dim_path);
   H5_CHECK(dset = H5Dcreate2(w->file, t->name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
            "H5Dcreate2", "%s", what);
-  if (nrows > 0)
-    H5_CHECK(H5Dwrite(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->rows), "H5Dwrite", "%s",
-             what);
+  if (nrows > 0 &&
+      (rc = write_whole(dset, mtype, t->rows, w->parallel, what, err, errcap)) != QTM_OK)
+    goto cleanup;
   if ((rc = put_text_attr(dset, what, "long_name", t->long_name, err, errcap)) != QTM_OK)
     goto cleanup;
   H5_CHECK(H5DSattach_scale(dset, dim, 0), "H5DSattach_scale", "%s to %s", dim_path, what);
@@ -1740,9 +1877,8 @@ qtm_status qtm_h5_writer_put_state(qtm_h5_writer *w, const qtm_state_array *a, c
   H5_CHECK(space = H5Screate_simple(1, &n, NULL), "H5Screate_simple", "%s", path);
   H5_CHECK(dset = H5Dcreate2(w->file, path, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
            "H5Dcreate2", "%s", path);
-  if (n > 0)
-    H5_CHECK(H5Dwrite(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->data), "H5Dwrite", "%s",
-             path);
+  if (n > 0 && (rc = write_whole(dset, mtype, a->data, w->parallel, path, err, errcap)) != QTM_OK)
+    goto cleanup;
 cleanup:
   qtm_h5_close(&dset, H5Dclose, "H5Dclose", path, &rc, err, errcap);
   qtm_h5_close(&space, H5Sclose, "H5Sclose", path, &rc, err, errcap);

@@ -15,6 +15,7 @@
 
 #include "qtm/analysis.h"
 #include "qtm/h5_writer.h"
+#include "qtm/mpi_run.h"
 #include "qtm/progress.h"
 #include "output_file.h"
 #include "scan_results.h"
@@ -55,6 +56,8 @@ typedef struct slot {
   void *dense[QTM_ANALYSIS_MAX_DENSE];
   int full;
   int write; /* 0: a tile a resumed run finds done, evaluated again for the analysis only */
+  int empty; /* MPI: this rank has no tile in the round, or (failed) its evaluation failed */
+  int failed;
 } slot;
 
 typedef struct pipeline {
@@ -71,13 +74,16 @@ typedef struct pipeline {
   int ndense;
   const qtm_dense_map *dense_maps;
   const unsigned char *done; /* tiles finished by an earlier run (resume), or NULL */
-  int64_t first_tile, end_tile; /* the tiles of this run: all, or a shard's slab */
+  int64_t first_tile, end_tile; /* the tiles of this run: all, or a shard's or rank's slab */
+  int64_t rounds;               /* MPI: the largest rank's slab, rounds every rank goes through */
   int64_t tiles_written;     /* by the writer thread, under mu */
+  int parallel;              /* MPI: every round of tiles is written by all ranks together */
+  volatile sig_atomic_t *stop;
 } pipeline;
 
 /* The analysis' reductions and the writer's view of one evaluated tile. */
 static void prepare_for_writer(pipeline *pl, slot *s) {
-  if (!pl->analysis) return;
+  if (!pl->analysis || s->empty) return;
   const double *inputs[QTM_ANALYSIS_MAX_INPUTS];
   for (int i = pl->nstored; i < s->out.nobs; ++i) inputs[i - pl->nstored] = s->out.data[i];
   qtm_analysis_tile(pl->analysis, &s->tile, inputs, s->dense);
@@ -87,6 +93,24 @@ static void prepare_for_writer(pipeline *pl, slot *s) {
       float *to = s->stored.data[j];
       for (int64_t l = 0; l < s->tile.npoints; ++l) to[l] = (float)from[l];
     }
+}
+
+/* MPI: before each round's collective writes, every rank learns whether any rank was asked to
+ * stop (a signal) or failed to evaluate its tile; then all stop together at the same round,
+ * none waiting in a collective call the others never make. */
+static qtm_status agree_to_go_on(pipeline *pl, const slot *s, char *err, size_t errcap) {
+  int mine = (pl->stop && *pl->stop ? 1 : 0) | (s->failed ? 2 : 0);
+  int all = qtm_mpi_max(mine);
+  if (all & 2) {
+    snprintf(err, errcap, "%s", s->failed ? "evaluation failed (see the message above)"
+                                          : "another MPI rank failed to evaluate its tile");
+    return QTM_ERR_IO;
+  }
+  if (all & 1) {
+    snprintf(err, errcap, "interrupted by a signal");
+    return QTM_ERR_INTERRUPTED;
+  }
+  return QTM_OK;
 }
 
 static void *writer_main(void *arg) {
@@ -99,15 +123,21 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&pl->mu);
     if (!have) break; /* the producer stopped and every filled slot was written */
     char err[512] = "";
-    prepare_for_writer(pl, s);
-    qtm_status st = QTM_OK;
-    if (s->write)
+    qtm_status st = pl->parallel ? agree_to_go_on(pl, s, err, sizeof err) : QTM_OK;
+    if (st == QTM_OK) prepare_for_writer(pl, s);
+    if (st == QTM_OK && s->write && !s->empty)
       st = qtm_h5_writer_write_tile(pl->writer, &s->tile, &s->stored,
                                     pl->ndense ? (const void *const *)s->dense : NULL, err,
                                     sizeof err);
+    else if (st == QTM_OK && pl->parallel)
+      st = qtm_h5_writer_skip_round(pl->writer, err, sizeof err);
+    if (pl->parallel && qtm_mpi_max(st != QTM_OK) && st == QTM_OK) {
+      st = QTM_ERR_IO;
+      snprintf(err, sizeof err, "another MPI rank failed to write its tile (see its message)");
+    }
     pthread_mutex_lock(&pl->mu);
     s->full = 0;
-    if (st == QTM_OK && s->write) pl->tiles_written++;
+    if (st == QTM_OK && s->write && !s->empty) pl->tiles_written++;
     if (st != QTM_OK) {
       pl->writer_status = st;
       snprintf(pl->writer_err, sizeof pl->writer_err, "%s", err);
@@ -199,13 +229,17 @@ static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tili
                     opt->quiet);
   qtm_status st = QTM_OK;
   int64_t done = 0, filled = 0;
-  for (int64_t k = pl->first_tile; k < pl->end_tile; ++k) {
-    if (opt->stop && *opt->stop) {
+  /* MPI: every rank goes through the same number of rounds (its slab padded with empty ones)
+   * and stops only when the writer thread says all ranks agreed to (agree_to_go_on). */
+  int64_t end = pl->parallel ? pl->first_tile + pl->rounds : pl->end_tile;
+  for (int64_t k = pl->first_tile; k < end; ++k) {
+    if (!pl->parallel && opt->stop && *opt->stop) {
       st = fail(err, errcap, QTM_ERR_INTERRUPTED, "%s", "interrupted by a signal", 0);
       break;
     }
-    int done_before = pl->done && pl->done[k];
-    if (done_before && !pl->analysis) { /* nothing to do for a tile an earlier run finished */
+    int outside = k >= pl->end_tile;
+    int done_before = !outside && pl->done && pl->done[k];
+    if (done_before && !pl->analysis && !pl->parallel) { /* an earlier run finished it */
       qtm_tile tile;
       qtm_tiling_tile(tiling, g, k, &tile);
       done += tile.npoints;
@@ -217,15 +251,19 @@ static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tili
     qtm_status wst = pl->writer_status;
     pthread_mutex_unlock(&pl->mu);
     if (wst != QTM_OK) break; /* reported by the caller from writer_err */
-    qtm_tiling_tile(tiling, g, k, &s->tile);
-    st = b->ops->eval_tile(b, &s->tile, &s->out, err, errcap);
-    if (st != QTM_OK) break;
+    s->empty = outside || (done_before && !pl->analysis);
+    s->failed = 0;
+    if (!outside) qtm_tiling_tile(tiling, g, k, &s->tile);
+    if (!s->empty) st = b->ops->eval_tile(b, &s->tile, &s->out, err, errcap);
+    if (st != QTM_OK && pl->parallel) s->failed = s->empty = 1; /* told to the other ranks */
+    if (st != QTM_OK && !pl->parallel) break;
     pthread_mutex_lock(&pl->mu);
     s->write = !done_before;
     s->full = 1;
     pthread_cond_broadcast(&pl->cv);
     pthread_mutex_unlock(&pl->mu);
-    done += s->tile.npoints;
+    if (st != QTM_OK) break;
+    if (!outside) done += s->tile.npoints;
     qtm_progress_update(&prog, done);
   }
   if (st == QTM_OK && pl->writer_status == QTM_OK) qtm_progress_finish(&prog, done);
@@ -249,11 +287,50 @@ static void plan_from_config(const qtm_config *cfg, const qtm_tiling *tiling,
 
 /* ---- The scan ------------------------------------------------------------------------------- */
 
+/* MPI: a step that may fail on one rank only (a GPU missing, memory) ends on every rank, so
+ * that none waits alone in the next collective call. Without MPI, st itself. */
+static qtm_status agreed(qtm_status st, char *err, size_t errcap) {
+  if (qtm_mpi_max(st != QTM_OK) && st == QTM_OK)
+    st = fail(err, errcap, QTM_ERR_IO, "%s", "another MPI rank failed (see its message)", 0);
+  return st;
+}
+
+/* MPI: every rank reduces its own tiles; all of them gather every rank's partial state and
+ * merge the states in rank order into one analysis, so that all write the same results. */
+static qtm_status gather_analysis(qtm_analysis **an, const qtm_config *cfg, char *err,
+                                  size_t errcap) {
+  const qtm_state_array *mine;
+  qtm_state_array *all = NULL;
+  int n = 0, *counts = NULL;
+  qtm_analysis *total = NULL;
+  qtm_status st = qtm_analysis_state_export(*an, &mine, &n, err, errcap);
+  st = agreed(st, err, errcap);
+  if (st == QTM_OK) st = qtm_mpi_allgather_states(mine, n, &all, &counts, err, errcap);
+  if (st == QTM_OK) st = qtm_analysis_create(&cfg->analysis, &cfg->grid, &total, err, errcap);
+  for (int r = 0; st == QTM_OK && r < qtm_mpi_world().size; ++r)
+    st = qtm_analysis_state_merge(total, all + r * QTM_MPI_MAX_ARRAYS, counts[r], err, errcap);
+  qtm_mpi_free_states(all, counts);
+  if (st == QTM_OK) {
+    qtm_analysis_free(*an);
+    *an = total;
+  } else {
+    qtm_analysis_free(total);
+  }
+  return agreed(st, err, errcap);
+}
+
 qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_scan_summary *sum,
                         char *err, size_t errcap) {
   memset(sum, 0, sizeof *sum);
+  const int parallel = qtm_mpi_parallel();
+  const qtm_mpi mp = qtm_mpi_world();
   const char *out = opt->output_path ? opt->output_path : cfg->output_path;
   char shard_file[4096];
+  if (parallel && opt->shard_count > 0)
+    return fail(err, errcap, QTM_ERR_INVALID_ARG, "%s",
+                "--shard splits a scan into separate jobs and mpirun into ranks of one job: "
+                "use one of them",
+                0);
   if (opt->shard_count > 0) {
     if (opt->shard_index < 0 || opt->shard_index >= opt->shard_count)
       return fail(err, errcap, QTM_ERR_INVALID_ARG, "shard %s: the index must be 0..N-1",
@@ -290,7 +367,12 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
     char msg[4300];
     snprintf(msg, sizeof msg, "--force: removing %s left by an earlier, unfinished run", partial);
     notice(opt, msg);
-    if (unlink(partial) != 0) return fail(err, errcap, QTM_ERR_IO, "cannot remove %s", partial, errno);
+    qtm_mpi_barrier(); /* every rank has looked at it before rank 0 removes it */
+    if (mp.rank == 0 && unlink(partial) != 0)
+      st = fail(err, errcap, QTM_ERR_IO, "cannot remove %s", partial, errno);
+    else
+      st = QTM_OK;
+    if ((st = agreed(st, err, errcap)) != QTM_OK) return st;
   }
 
   qtm_tiling tiling;
@@ -301,6 +383,7 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
     return st;
   qtm_scan_plan plan;
   plan_from_config(cfg, &tiling, an, &plan);
+  plan.device = mp.local_rank;
 
   qtm_backend *b = NULL;
   qtm_h5_writer *w = NULL;
@@ -308,22 +391,23 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   pipeline pl;
   memset(&pl, 0, sizeof pl);
   pl.analysis = an;
+  pl.parallel = parallel;
+  pl.stop = opt->stop;
   if (an) pl.ndense = qtm_analysis_dense_maps(an, &pl.dense_maps);
   int sync_ready = 0, thread_started = 0;
   pthread_t thread;
   char msg[512] = "";
 
   st = qtm_backend_open(opt->backend, &plan, opt->threads, &b, msg, sizeof msg);
-  if (st != QTM_OK) {
-    fail(err, errcap, st, "%s", msg, 0);
-    goto cleanup;
-  }
+  if (st != QTM_OK) fail(err, errcap, st, "%s", msg, 0);
+  if ((st = agreed(st, err, errcap)) != QTM_OK) goto cleanup;
   notice(opt, msg);
   snprintf(sum->backend, sizeof sum->backend, "%s", b->name);
   snprintf(sum->device, sizeof sum->device, "%s", b->device);
 
   char start[32], end[32], fingerprint[32];
   qtm_utc_now(start, sizeof start);
+  qtm_mpi_share_text(start, sizeof start);
   qtm_config_fingerprint(cfg, fingerprint, sizeof fingerprint);
   qtm_h5_layout layout = {.grid = &cfg->grid,
                           .tiling = &tiling,
@@ -341,8 +425,13 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
                             .device = b->device,
                             .start_time = start,
                             .fingerprint = fingerprint};
+  layout.parallel = parallel;
   pl.first_tile = 0;
   pl.end_tile = tiling.ntiles;
+  if (parallel) { /* contiguous slabs, one per rank, written in rounds of one tile each */
+    qtm_scan_shard_range(tiling.ntiles, mp.rank, mp.size, &pl.first_tile, &pl.end_tile);
+    pl.rounds = (tiling.ntiles + mp.size - 1) / mp.size;
+  }
   if (opt->shard_count > 0) {
     qtm_scan_shard_range(tiling.ntiles, opt->shard_index, opt->shard_count, &pl.first_tile,
                          &pl.end_tile);
@@ -358,7 +447,9 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
     }
     st = qtm_h5_writer_resume(partial, &layout, &prov, done, &w, err, errcap);
     if (st == QTM_ERR_COMPLETE) { /* killed between finishing and publishing: publish now */
-      st = qtm_output_publish(partial, out, opt->force, err, errcap);
+      qtm_mpi_barrier();
+      st = mp.rank == 0 ? qtm_output_publish(partial, out, opt->force, err, errcap) : QTM_OK;
+      st = agreed(st, err, errcap);
       if (st == QTM_OK) notice(opt, "the partial file was complete: published it");
       goto cleanup;
     }
@@ -372,10 +463,12 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
       fprintf(opt->log, "qtmscan: resuming %s: %lld of %lld tiles already done\n", partial,
               (long long)sum->tiles_done_before, (long long)(pl.end_tile - pl.first_tile));
     pl.done = done;
-  } else if ((st = qtm_h5_writer_create(partial, &layout, &prov, &w, err, errcap)) != QTM_OK) {
+  } else if ((st = agreed(qtm_h5_writer_create(partial, &layout, &prov, &w, err, errcap), err,
+                          errcap)) != QTM_OK) {
     goto cleanup;
   }
-  if ((st = alloc_slots(&pl, &plan, cfg->nobs, cfg->dtype, err, errcap)) != QTM_OK) goto cleanup;
+  st = alloc_slots(&pl, &plan, cfg->nobs, cfg->dtype, err, errcap);
+  if ((st = agreed(st, err, errcap)) != QTM_OK) goto cleanup;
   if (pthread_mutex_init(&pl.mu, NULL) != 0 || pthread_cond_init(&pl.cv, NULL) != 0) {
     st = fail(err, errcap, QTM_ERR_NOMEM, "%s", "cannot create the writer's lock", 0);
     goto cleanup;
@@ -408,15 +501,29 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   sum->seconds = qtm_monotonic_seconds() - t0;
   sum->points = points_done;
   sum->points_per_second = sum->seconds > 0 ? (double)points_done / sum->seconds : 0.0;
+  if (an && parallel && (st = gather_analysis(&an, cfg, err, errcap)) != QTM_OK) goto cleanup;
   if (an) {
     st = opt->shard_count > 0 ? qtm_scan_write_state(an, w, err, errcap)
                               : qtm_scan_write_analysis(an, w, err, errcap);
-    if (st != QTM_OK) goto cleanup;
+    if ((st = agreed(st, err, errcap)) != QTM_OK) goto cleanup;
+  }
+  if (parallel) { /* the whole scan's points and rate, as a serial run records them */
+    sum->seconds = qtm_mpi_max_double(sum->seconds);
+    sum->points = cfg->grid.npoints;
+    sum->points_per_second = sum->seconds > 0 ? (double)sum->points / sum->seconds : 0.0;
+    sum->tiles = tiling.ntiles;
   }
   qtm_utc_now(end, sizeof end);
+  qtm_mpi_share_text(end, sizeof end);
   st = qtm_h5_writer_finish(w, end, sum->points_per_second, err, errcap);
   w = NULL; /* finish frees it, whatever the outcome */
-  if (st == QTM_OK) st = qtm_output_publish(partial, out, opt->force, err, errcap);
+  if (parallel) { /* closed by every rank before rank 0 gives it its name */
+    st = agreed(st, err, errcap);
+    if (st == QTM_OK && mp.rank == 0) st = qtm_output_publish(partial, out, opt->force, err, errcap);
+    st = agreed(st, err, errcap);
+  } else if (st == QTM_OK) {
+    st = qtm_output_publish(partial, out, opt->force, err, errcap);
+  }
 
 cleanup:
   if (thread_started) { /* only on a failed start of the loop: let the writer drain and stop */

@@ -58,7 +58,7 @@ static qtm_analysis *analyse_range(qtm_backend_kind kind, const qtm_grid *g,
   cr_assert_eq(qtm_analysis_create(spec, g, &an, err, sizeof err), QTM_OK, "%s", err);
   qtm_tiling tiling;
   qtm_tiling_init(&tiling, g, target);
-  qtm_scan_plan plan = {g, tiling.max_tile_points, QTM_DTYPE_F64, 0, {0}};
+  qtm_scan_plan plan = {g, tiling.max_tile_points, QTM_DTYPE_F64, 0, {0}, 0};
   plan.nobs = qtm_analysis_inputs(an, plan.obs);
   qtm_backend *b;
   qtm_status st = kind == QTM_BACKEND_CUDA ? qtm_backend_cuda_open(&plan, &b, why, whycap)

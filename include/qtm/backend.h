@@ -19,6 +19,7 @@ typedef struct qtm_scan_plan {
   qtm_dtype dtype;
   int nobs;
   int obs[QTM_OBS_COUNT];
+  int device; /* CUDA: the GPU (modulo the count) - an MPI rank's local rank, one GPU each */
 } qtm_scan_plan;
 
 typedef struct qtm_backend qtm_backend;

@@ -36,6 +36,10 @@ typedef struct qtm_h5_layout {
    * tile is written. The sources must hold each tile exactly once. */
   int nsources;
   const qtm_h5_source *sources;
+  /* Written by every rank of an MPI run together (parallel HDF5, MPI_COMM_WORLD; a QTM_MPI
+   * build): every call below is then collective, made by all ranks with the same arguments
+   * except the tiles; a rank with no tile in a round calls qtm_h5_writer_skip_round. */
+  int parallel;
 } qtm_h5_layout;
 
 typedef struct qtm_h5_provenance {
@@ -78,6 +82,8 @@ qtm_status qtm_h5_writer_resume(const char *path, const qtm_h5_layout *layout,
  * complete in the file. */
 qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, const qtm_tile_out *out,
                                     const void *const *dense, char *err, size_t errcap);
+/* In a parallel file: this rank's part of a round of write_tile calls when it has no tile. */
+qtm_status qtm_h5_writer_skip_round(qtm_h5_writer *w, char *err, size_t errcap);
 /* After the last tile, before finish: the analysis' maps over fewer axes, tables, attributes. */
 qtm_status qtm_h5_writer_put_reduced(qtm_h5_writer *w, const qtm_reduced_map *m, char *err,
                                      size_t errcap);

@@ -11,6 +11,7 @@
 
 #include "flags.h"
 #include "qtm/config.h"
+#include "qtm/mpi_run.h"
 #include "qtm/scan.h"
 
 #define CMD_NAME "qtmscan run"
@@ -247,6 +248,8 @@ int qtm_cmd_run(int nargs, char *const args[]) {
                           .output_path = a.output,
                           .log = stderr,
                           .stop = &stop_requested};
+  const qtm_mpi mp = qtm_mpi_world();
+  if (mp.rank > 0) opt.quiet = 1; /* rank 0 reports for all; errors come from every rank */
   if (a.shard) {
     char why[256];
     if (!parse_shard(a.shard, &opt.shard_index, &opt.shard_count, why, sizeof why))
@@ -296,12 +299,18 @@ int qtm_cmd_run(int nargs, char *const args[]) {
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
   if (st == QTM_ERR_INTERRUPTED) { /* say how to go on: batch logs are read by people */
-    fprintf(stderr,
-            CMD_NAME ": interrupted with %lld of %lld tiles done and kept in %s.partial; "
-                     "continue with: qtmscan run %s%s%s%s%s --resume\n",
-            (long long)sum.tiles_done, (long long)sum.tiles, sum.output, a.config,
-            a.output ? " -o " : "", a.output ? a.output : "", a.shard ? " --shard " : "",
-            a.shard ? a.shard : "");
+    if (mp.size > 1 && mp.rank == 0) /* see qtm_h5_writer_resume */
+      fprintf(stderr, CMD_NAME ": interrupted; %s.partial is kept but an MPI run cannot be "
+                      "resumed: start it over with --force (split long scans with --shard to "
+                      "make them resumable)\n",
+              sum.output);
+    else if (mp.size == 1)
+      fprintf(stderr,
+              CMD_NAME ": interrupted with %lld of %lld tiles done and kept in %s.partial; "
+                       "continue with: qtmscan run %s%s%s%s%s --resume\n",
+              (long long)sum.tiles_done, (long long)sum.tiles, sum.output, a.config,
+              a.output ? " -o " : "", a.output ? a.output : "", a.shard ? " --shard " : "",
+              a.shard ? a.shard : "");
     free(command);
     qtm_config_free(&cfg);
     return EXIT_INTERRUPTED;
@@ -309,8 +318,9 @@ int qtm_cmd_run(int nargs, char *const args[]) {
   free(command);
   qtm_config_free(&cfg);
   if (st != QTM_OK) return fail(exit_status_of(st), "%s", err);
-  if (!a.quiet)
-    fprintf(stderr, "qtmscan: wrote %s (%lld points, %s on %s)\n", sum.output,
-            (long long)sum.points, sum.backend, sum.device);
+  if (!opt.quiet)
+    fprintf(stderr, "qtmscan: wrote %s (%lld points, %s on %s%s)\n", sum.output,
+            (long long)sum.points, sum.backend, sum.device,
+            mp.size > 1 ? ", one per MPI rank" : "");
   return QTM_EXIT_OK;
 }

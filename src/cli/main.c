@@ -9,6 +9,7 @@
 #include "cmd_merge.h"
 #include "cmd_run.h"
 #include "flags.h"
+#include "qtm/mpi_run.h"
 #include "qtm/version.h"
 
 typedef struct cli_command {
@@ -85,7 +86,18 @@ static int dispatch(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  /* An MPI build splits `run` across the ranks mpirun started; the other commands are serial. */
+  int mpi = argc > 1 && strcmp(argv[1], "run") == 0;
+  if (mpi) {
+    qtm_mpi m;
+    char err[256];
+    if (qtm_mpi_start(&argc, &argv, &m, err, sizeof err) != QTM_OK) {
+      fprintf(stderr, "qtmscan: %s\n", err);
+      return QTM_EXIT_FAILURE;
+    }
+  }
   int rc = dispatch(argc, argv);
+  if (mpi) qtm_mpi_stop();
   /* stdout is buffered: a full disk or a closed pipe shows only at the flush, and output that
    * silently went missing must not exit 0. */
   if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -346,6 +346,10 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   int have_partial = access(partial, F_OK) == 0;
   int resuming = opt->resume && have_partial;
   qtm_status st;
+  struct stat psb;
+  if (have_partial && stat(partial, &psb) == 0 && S_ISDIR(psb.st_mode))
+    return fail(err, errcap, QTM_ERR_IO, "%s is a directory, not a partial scan file: move it "
+                "away", partial, 0);
   if (opt->resume && !have_partial) {
     if (access(out, F_OK) == 0) { /* a job resubmitted after it finished: nothing to do */
       char msg[4300];

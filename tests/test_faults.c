@@ -1,6 +1,7 @@
 /* Faults and bad input of a batch job (issue 5): a full disk, an unwritable directory, an
  * output path that is a directory, configs that are empty, binary, malformed, missing or a
- * directory, and `qtmscan info` on truncated, foreign, text, missing files and directories.
+ * directory, `qtmscan info` on truncated, foreign, text, missing files and directories, and
+ * `qtmscan run --resume` of a partial file that is truncated, foreign, text or a directory.
  * Each ends with the status the README gives (2 bad input, 1 any other failure), exactly one
  * error line naming the problem and the path, no file at the output path, and every file
  * that existed before byte for byte the same. */
@@ -492,4 +493,73 @@ Test(faults, info_on_a_directory) {
   in_dir(path, sizeof path, "scans.h5");
   cr_assert_eq(mkdir(path, 0755), 0);
   expect_info_refused(path, ": is a directory, not a scan file");
+}
+
+/* ---- qtmscan run --resume -------------------------------------------------------------------- */
+
+/* `run --resume` with OUT.partial replaced by `what`: status 1, one line naming the partial
+ * file and the problem, nothing written, every file as it was. */
+static void expect_resume_refused(void (*make)(const char *partial, const char *whole),
+                                  const char *problem) {
+  char cfg[256], out[256], whole[256], partial[300];
+  in_dir(whole, sizeof whole, "whole.h5");
+  scan_config(cfg, sizeof cfg, whole);
+  qtm_proc r = qtmscan("run", cfg, "--backend", "cpu", "--quiet", NULL);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  qtm_proc_free(&r);
+  in_dir(out, sizeof out, "scan.h5");
+  snprintf(partial, sizeof partial, "%s.partial", out);
+  make(partial, whole);
+  char *before = snapshot();
+  r = qtmscan("run", cfg, "-o", out, "--resume", "--backend", "cpu", "--quiet", NULL);
+  cr_expect_eq(r.status, EXIT_FAILED, "status %d: %s", r.status, r.err);
+  cr_expect(strncmp(r.err, "qtmscan run: ", 13) == 0 && strstr(r.err, partial) &&
+                strstr(r.err, problem) && strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+            "stderr: %s (want one line naming %s and \"%s\")", r.err, partial, problem);
+  qtm_proc_free(&r);
+  expect_unchanged(before, "qtmscan run --resume");
+  cr_expect(access(out, F_OK) != 0, "%s appeared", out);
+}
+
+static void truncated_copy(const char *partial, const char *whole) {
+  long n = file_size(whole);
+  FILE *from = fopen(whole, "rb");
+  cr_assert_not_null(from);
+  unsigned char *buf = malloc((size_t)n);
+  cr_assert_not_null(buf);
+  cr_assert_eq(fread(buf, 1, (size_t)n, from), (size_t)n);
+  fclose(from);
+  write_bytes(partial, buf, (size_t)n / 3);
+  free(buf);
+}
+
+static void foreign_file(const char *partial, const char *whole) {
+  (void)whole;
+  hid_t f = H5Fcreate(partial, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+  cr_assert_geq(f, 0);
+  cr_assert_geq(H5Fclose(f), 0);
+}
+
+static void text_file(const char *partial, const char *whole) {
+  (void)whole;
+  write_text(partial, "TL,J\n0.1,0.002\n");
+}
+
+static void directory(const char *partial, const char *whole) {
+  (void)whole;
+  cr_assert_eq(mkdir(partial, 0755), 0);
+}
+
+Test(faults, resume_of_a_truncated_partial) {
+  expect_resume_refused(truncated_copy, "truncated file");
+}
+
+Test(faults, resume_of_a_foreign_hdf5_partial) {
+  expect_resume_refused(foreign_file, "not a qtmscan file");
+}
+
+Test(faults, resume_of_a_text_partial) { expect_resume_refused(text_file, "not an HDF5 file"); }
+
+Test(faults, resume_of_a_partial_that_is_a_directory) {
+  expect_resume_refused(directory, "is a directory");
 }

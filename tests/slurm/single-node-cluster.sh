@@ -12,8 +12,8 @@
 #   single-node-cluster.sh status            say whether they run; sinfo when they do
 #   single-node-cluster.sh env               print 'export SLURM_CONF=...'
 #
-# Idempotent: start on a running cluster does nothing; the munge key and the state directory are
-# kept between starts. Needs root (slurmd launches jobs as the submitting user) and the Debian
+# Idempotent: start on a running cluster does nothing; the munge key is kept between starts, the
+# jobs are not (stop cancels them, a new start forgets them). Needs root (slurmd launches jobs as the submitting user) and the Debian
 # packages slurm-wlm and munge (apt-get install --no-install-recommends slurm-wlm munge).
 # Environment: QTM_SLURM_DIR, QTM_SLURM_PORT (slurmctld's port, default 16817; slurmd takes the
 # next one: not Slurm's own 6817/6818, so that a real Slurm on the machine is left alone).
@@ -100,7 +100,9 @@ SlurmdPort=$((port + 1))
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$dir/run/munge.socket
+# cred_expire: Slurm holds a requeued job for this + 1 s (default 120) so that the revoked
+# credential of its last run has expired; a test wants requeued jobs back quickly.
+AuthInfo=socket=$dir/run/munge.socket,cred_expire=10
 CredType=cred/munge
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
@@ -126,7 +128,8 @@ ReturnToService=2
 MinJobAge=1200
 KillWait=30
 SchedulerType=sched/backfill
-SchedulerParameters=bf_interval=5
+# Jobs held (requeued, dependencies) are looked at every 2 s rather than 60.
+SchedulerParameters=bf_interval=2,sched_interval=2
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
@@ -164,10 +167,13 @@ start() {
   fi
   [ -s "$conf" ] || die "no $conf"
   if ! ctld_up; then
-    # -i: ignore state files that do not match (first start, or a config changed by hand).
-    slurmctld -i || die "slurmctld did not start; see $dir/log/slurmctld.log"
+    # -c: forget the jobs and node states of an earlier start: their processes are gone, and a
+    # job left 'completing' by a killed run would hold the node's CPUs.
+    slurmctld -c -i || die "slurmctld did not start; see $dir/log/slurmctld.log"
   fi
   if ! slurmd_up; then
+    rm -rf "${dir:?}/spool"
+    mkdir -p "$dir/spool"
     slurmd || die "slurmd did not start; see $dir/log/slurmd.log"
   fi
   wait_node 30
@@ -192,12 +198,28 @@ stop_pid() {
   rm -f "$file"
 }
 
+# Cancels every job and waits (up to 40 s) for them to end: stopping slurmd would leave their
+# processes running.
+cancel_jobs() {
+  local i
+  ctld_up || return 0
+  SLURM_CONF=$conf scancel --quiet --user=root --full 2>/dev/null || true
+  SLURM_CONF=$conf scancel --quiet --full $(SLURM_CONF=$conf squeue -h -o %i 2>/dev/null) 2>/dev/null || true
+  for ((i = 0; i < 80; i++)); do
+    [ -z "$(SLURM_CONF=$conf squeue -h -t R,CG,S 2>/dev/null)" ] && return 0
+    sleep 0.5
+  done
+  say "jobs still running after 40 s:"
+  SLURM_CONF=$conf squeue >&2 || true
+}
+
 stop() {
+  cancel_jobs
   # slurmd first so that it does not keep retrying a gone controller; each by its own pid file.
   stop_pid "$dir/run/slurmd.pid" slurmd
   stop_pid "$dir/run/slurmctld.pid" slurmctld
   stop_pid "$dir/run/munged.pid" munged
-  say "stopped (state and logs kept in $dir)"
+  say "stopped (logs kept in $dir/log)"
 }
 
 status() {

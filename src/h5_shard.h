@@ -35,6 +35,10 @@ qtm_status qtm_h5_shard_read_tile(const qtm_h5_shard *s, const char *name, const
                                   int naxes, qtm_dtype dtype, void *buf, char *err,
                                   size_t errcap);
 
+/* The same from any open scan file (path names it in messages). */
+qtm_status qtm_h5_read_tile(hid_t file, const char *path, const char *name, const qtm_tile *t,
+                            int naxes, qtm_dtype dtype, void *buf, char *err, size_t errcap);
+
 /* Reads the analysis' partial state (qtmscan_state/analysis/\*) into arrays[0..*n) (at most
  * cap; the caller frees each data). */
 qtm_status qtm_h5_shard_read_state(const qtm_h5_shard *s, qtm_state_array *arrays, int cap,

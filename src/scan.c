@@ -19,6 +19,7 @@
 #include "qtm/progress.h"
 #include "output_file.h"
 #include "scan_results.h"
+#include "tile_check.h"
 
 void qtm_utc_now(char *buf, size_t cap) {
   time_t now = time(NULL);
@@ -58,6 +59,7 @@ typedef struct slot {
   int write; /* 0: a tile a resumed run finds done, evaluated again for the analysis only */
   int empty; /* MPI: this rank has no tile in the round, or (failed) its evaluation failed */
   int failed;
+  int verify; /* a finished tile evaluated again: compared with the file, written if it differs */
 } slot;
 
 typedef struct pipeline {
@@ -79,6 +81,8 @@ typedef struct pipeline {
   int64_t tiles_written;     /* by the writer thread, under mu */
   int parallel;              /* MPI: every round of tiles is written by all ranks together */
   volatile sig_atomic_t *stop;
+  qtm_tile_check *check;     /* resume: compares finished tiles with their new evaluation */
+  int64_t tiles_verified, tiles_repaired; /* by the writer thread, under mu */
 } pipeline;
 
 /* The analysis' reductions and the writer's view of one evaluated tile. */
@@ -125,7 +129,15 @@ static void *writer_main(void *arg) {
     char err[512] = "";
     qtm_status st = pl->parallel ? agree_to_go_on(pl, s, err, sizeof err) : QTM_OK;
     if (st == QTM_OK) prepare_for_writer(pl, s);
-    if (st == QTM_OK && s->write && !s->empty)
+    int same = 1, verified = st == QTM_OK && s->verify && pl->check;
+    if (verified)
+      st = qtm_tile_check_run(pl->check, &s->tile, &s->stored,
+                              pl->ndense ? (void *const *)s->dense : NULL, &same, err, sizeof err);
+    if (verified && st == QTM_OK && !same) /* damaged by a kill: write it again */
+      st = qtm_h5_writer_write_tile(pl->writer, &s->tile, &s->stored,
+                                    pl->ndense ? (const void *const *)s->dense : NULL, err,
+                                    sizeof err);
+    else if (st == QTM_OK && s->write && !s->empty)
       st = qtm_h5_writer_write_tile(pl->writer, &s->tile, &s->stored,
                                     pl->ndense ? (const void *const *)s->dense : NULL, err,
                                     sizeof err);
@@ -138,6 +150,10 @@ static void *writer_main(void *arg) {
     pthread_mutex_lock(&pl->mu);
     s->full = 0;
     if (st == QTM_OK && s->write && !s->empty) pl->tiles_written++;
+    if (st == QTM_OK && verified) {
+      pl->tiles_verified++;
+      pl->tiles_repaired += !same;
+    }
     if (st != QTM_OK) {
       pl->writer_status = st;
       snprintf(pl->writer_err, sizeof pl->writer_err, "%s", err);
@@ -239,7 +255,7 @@ static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tili
     }
     int outside = k >= pl->end_tile;
     int done_before = !outside && pl->done && pl->done[k];
-    if (done_before && !pl->analysis && !pl->parallel) { /* an earlier run finished it */
+    if (done_before && !pl->analysis && !pl->check && !pl->parallel) { /* trusted as done */
       qtm_tile tile;
       qtm_tiling_tile(tiling, g, k, &tile);
       done += tile.npoints;
@@ -251,7 +267,8 @@ static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tili
     qtm_status wst = pl->writer_status;
     pthread_mutex_unlock(&pl->mu);
     if (wst != QTM_OK) break; /* reported by the caller from writer_err */
-    s->empty = outside || (done_before && !pl->analysis);
+    s->empty = outside || (done_before && !pl->analysis && !pl->check);
+    s->verify = done_before && pl->check;
     s->failed = 0;
     if (!outside) qtm_tiling_tile(tiling, g, k, &s->tile);
     if (!s->empty) st = b->ops->eval_tile(b, &s->tile, &s->out, err, errcap);
@@ -463,6 +480,10 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
       goto cleanup;
     }
     for (int64_t k = pl.first_tile; k < pl.end_tile; ++k) sum->tiles_done_before += done[k];
+    if (!opt->no_verify && sum->tiles_done_before > 0 &&
+        (st = qtm_tile_check_open(partial, cfg->grid.desc.naxes, tiling.max_tile_points,
+                                  pl.dense_maps, pl.ndense, &pl.check, err, errcap)) != QTM_OK)
+      goto cleanup;
     if (opt->log && !opt->quiet)
       fprintf(opt->log, "qtmscan: resuming %s: %lld of %lld tiles already done\n", partial,
               (long long)sum->tiles_done_before, (long long)(pl.end_tile - pl.first_tile));
@@ -496,6 +517,14 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   thread_started = 0;
   sum->tiles = pl.end_tile - pl.first_tile;
   sum->tiles_done = sum->tiles_done_before + pl.tiles_written;
+  sum->tiles_verified = pl.tiles_verified;
+  sum->tiles_repaired = pl.tiles_repaired;
+  qtm_tile_check_close(pl.check); /* on this thread: the writer thread has ended */
+  pl.check = NULL;
+  if (sum->tiles_repaired > 0 && opt->log && !opt->quiet)
+    fprintf(opt->log, "qtmscan: %lld of %lld finished tiles differed from a new evaluation "
+            "(damaged by a kill) and were written again\n", (long long)sum->tiles_repaired,
+            (long long)sum->tiles_verified);
   if (st == QTM_OK && pl.writer_status != QTM_OK) {
     st = pl.writer_status;
     fail(err, errcap, st, "%s", pl.writer_err, 0);
@@ -537,6 +566,7 @@ cleanup:
     pthread_mutex_unlock(&pl.mu);
     pthread_join(thread, NULL);
   }
+  qtm_tile_check_close(pl.check); /* before the writer's file: it shares it */
   if (w) qtm_h5_writer_abort(w);
   if (sync_ready) {
     pthread_cond_destroy(&pl.cv);

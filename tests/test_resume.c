@@ -187,3 +187,96 @@ Test(resume, refuses_another_config_and_keeps_the_partial) {
   cr_expect(strstr(p.err, "nothing to resume") != NULL, "%s", p.err);
   qtm_proc_free(&p);
 }
+
+/* Makes `partial` an interrupted copy of the finished `ref`: no `complete` mark, the last three
+ * tiles not done, and (when damage) wrong values in two finished tiles of the map J: what a
+ * kill inside HDF5's flush can leave (README, "Batch jobs"). */
+static void make_damaged_partial(const char *ref, const char *partial, int damage) {
+  size_t n;
+  char *bytes = read_file(ref, &n);
+  FILE *f = fopen(partial, "wb");
+  cr_assert_not_null(f);
+  cr_assert_eq(fwrite(bytes, 1, n, f), n);
+  fclose(f);
+  free(bytes);
+  hid_t file = H5Fopen(partial, H5F_ACC_RDWR, H5P_DEFAULT);
+  cr_assert_geq(file, 0);
+  cr_assert_geq(H5Adelete(file, "complete"), 0);
+  hid_t done = H5Dopen2(file, "qtmscan_state/tiles_done", H5P_DEFAULT);
+  cr_assert_geq(done, 0);
+  hid_t space = H5Dget_space(done);
+  hsize_t ntiles = 0;
+  H5Sget_simple_extent_dims(space, &ntiles, NULL);
+  cr_assert_gt(ntiles, 4);
+  hsize_t start = ntiles - 3, count = 3;
+  unsigned char zeros[3] = {0, 0, 0};
+  hid_t mem = H5Screate_simple(1, &count, NULL);
+  H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &count, NULL);
+  cr_assert_geq(H5Dwrite(done, H5T_NATIVE_UCHAR, mem, space, H5P_DEFAULT, zeros), 0);
+  H5Sclose(mem);
+  H5Sclose(space);
+  H5Dclose(done);
+  if (damage) { /* the first point (tile 0) and one in the middle of the grid */
+    hid_t j = H5Dopen2(file, "J", H5P_DEFAULT);
+    cr_assert_geq(j, 0);
+    hid_t js = H5Dget_space(j);
+    hsize_t dims[4], at[4] = {0, 0, 0, 0}, one[4] = {1, 1, 1, 1};
+    cr_assert_eq(H5Sget_simple_extent_dims(js, dims, NULL), 4);
+    hid_t m1 = H5Screate_simple(4, one, NULL);
+    float wrong = 12345.0f;
+    for (int i = 0; i < 2; ++i) {
+      if (i) for (int k = 0; k < 4; ++k) at[k] = dims[k] / 2;
+      H5Sselect_hyperslab(js, H5S_SELECT_SET, at, NULL, one, NULL);
+      cr_assert_geq(H5Dwrite(j, H5T_NATIVE_FLOAT, m1, js, H5P_DEFAULT, &wrong), 0);
+    }
+    H5Sclose(m1);
+    H5Sclose(js);
+    H5Dclose(j);
+  }
+  cr_assert_geq(H5Fclose(file), 0);
+}
+
+/* Finished tiles with wrong values (a kill inside HDF5's flush) are found by --resume, which
+ * evaluates them again, and written again: the file equals the uninterrupted scan's. With
+ * --no-verify they are trusted and the damage stays, which shows the check is what repairs. */
+Test(resume, damaged_finished_tiles_are_found_and_written_again) {
+  char cfg[256], ref[256], out[256], partial[300];
+  write_config(cfg, sizeof cfg);
+  snprintf(ref, sizeof ref, "%s/ref.h5", dir);
+  cr_assert_eq(run_to_end(cfg, ref, NULL), 0);
+
+  snprintf(out, sizeof out, "%s/trusted.h5", dir);
+  snprintf(partial, sizeof partial, "%s.partial", out);
+  make_damaged_partial(ref, partial, 1);
+  cr_assert_eq(run_to_end(cfg, out, "--no-verify"), 2, "--no-verify without --resume");
+  const char *trusting[] = {QTMSCAN_EXE, "run", cfg, "-o", out, "--resume", "--no-verify",
+                            "--quiet", NULL};
+  qtm_proc p;
+  cr_assert_eq(qtm_proc_run(trusting, NULL, &p), 0);
+  cr_assert_eq(p.status, 0, "%s", p.err);
+  qtm_proc_free(&p);
+  qtm_h5_comparison r;
+  cr_assert_eq(qtm_h5_compare_files(ref, out, &r), 0);
+  cr_expect_eq(r.differing, 1, "--no-verify must keep the damaged map J (%d differ, first %s)",
+               r.differing, r.first_diff);
+
+  snprintf(out, sizeof out, "%s/checked.h5", dir);
+  snprintf(partial, sizeof partial, "%s.partial", out);
+  make_damaged_partial(ref, partial, 1);
+  const char *checking[] = {QTMSCAN_EXE, "run", cfg, "-o", out, "--resume", "--backend", "cpu",
+                            NULL};
+  cr_assert_eq(qtm_proc_run(checking, NULL, &p), 0);
+  cr_assert_eq(p.status, 0, "%s", p.err);
+  cr_expect(strstr(p.err, "2 of ") && strstr(p.err, "were written again"), "%s", p.err);
+  qtm_proc_free(&p);
+  expect_same_data(ref, out, "damaged tiles repaired by --resume");
+
+  /* an undamaged partial: every finished tile checked, none written again */
+  snprintf(out, sizeof out, "%s/intact.h5", dir);
+  snprintf(partial, sizeof partial, "%s.partial", out);
+  make_damaged_partial(ref, partial, 0);
+  cr_assert_eq(qtm_proc_run(checking, NULL, &p), 0);
+  cr_assert_eq(p.status, 0, "%s", p.err);
+  cr_expect(!strstr(p.err, "written again"), "%s", p.err);
+  qtm_proc_free(&p);
+}

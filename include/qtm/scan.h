@@ -18,6 +18,8 @@ typedef struct qtm_scan_options {
   int quiet;                   /* no progress line and no notices */
   int force;                   /* overwrite an existing output, or start over a partial one */
   int resume;                  /* continue NAME.partial of an interrupted run, if there is one */
+  int no_verify;               /* resume: trust the tiles marked done (else each is evaluated
+                                * again and compared, and written again if it differs) */
   const char *output_path;     /* NULL: the config's output.path */
   const char *command_line;    /* recorded in the file */
   FILE *log;                   /* progress and notices (stderr), NULL for none */
@@ -32,6 +34,8 @@ typedef struct qtm_scan_summary {
   int64_t points, tiles;
   int64_t tiles_done_before; /* tiles a resumed run found finished */
   int64_t tiles_done;        /* tiles finished now (of `tiles`), also after an interruption */
+  int64_t tiles_verified;    /* resume: finished tiles evaluated again and compared */
+  int64_t tiles_repaired;    /* of those, the ones that differed and were written again */
   double seconds, points_per_second;
   char backend[16];
   char device[160];

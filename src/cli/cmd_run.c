@@ -32,7 +32,8 @@ static void on_signal(int sig) {
 #define fail(status, ...) qtm_cli_fail(CMD_NAME, status, __VA_ARGS__)
 
 void qtm_cmd_run_help(FILE *f) {
-  fputs("Usage: qtmscan run CONFIG [-o OUT] [--force] [--resume] [--backend auto|cpu|cuda]\n"
+  fputs("Usage: qtmscan run CONFIG [-o OUT] [--force] [--resume [--no-verify]]\n"
+        "                  [--backend auto|cpu|cuda]\n"
         "                  [--threads N] [--set KEY=VALUE]... [--shard K/N|auto]\n"
         "                  [--dry-run] [--quiet]\n"
         "\n"
@@ -48,7 +49,12 @@ void qtm_cmd_run_help(FILE *f) {
         "  --resume                continue the interrupted run in OUT.partial, computing only\n"
         "                          the tiles it did not finish (it must be of the same config);\n"
         "                          with no OUT.partial, start from the beginning; with OUT\n"
-        "                          complete, do nothing. Safe to pass in every job script\n"
+        "                          complete, do nothing. Safe to pass in every job script.\n"
+        "                          The finished tiles are evaluated again and compared with\n"
+        "                          the file; one that differs (damaged by a kill inside\n"
+        "                          HDF5's flush) is written again\n"
+        "  --no-verify             with --resume: trust the finished tiles (faster: skips\n"
+        "                          their evaluation unless an analysis needs it)\n"
         "  --backend auto|cpu|cuda evaluate on the CPU (OpenMP) or a CUDA GPU; auto (default)\n"
         "                          takes the GPU when one is usable and says which it chose\n"
         "  --threads N             CPU threads (default: every core)\n"
@@ -78,7 +84,7 @@ void qtm_cmd_run_help(FILE *f) {
 typedef struct run_args {
   const char *config, *output, *backend, *threads, *shard;
   const char *sets[MAX_SETS];
-  int nsets, force, quiet, dry_run, help, resume;
+  int nsets, force, quiet, dry_run, help, resume, no_verify;
 } run_args;
 
 /* Returns QTM_EXIT_OK or the exit status of the (already printed) usage error. */
@@ -98,6 +104,8 @@ static int parse_args(int nargs, char *const args[], run_args *a) {
       a->dry_run = 1;
     } else if (!strcmp(s, "--resume")) {
       a->resume = 1;
+    } else if (!strcmp(s, "--no-verify")) {
+      a->no_verify = 1;
     } else if (!strcmp(s, "-o") || !strcmp(s, "--output")) {
       value_of = &a->output;
     } else if (!strcmp(s, "--backend")) {
@@ -128,6 +136,7 @@ static int parse_args(int nargs, char *const args[], run_args *a) {
     }
   }
   if (!a->config) return fail(QTM_EXIT_USAGE, "no config file given (see " CMD_NAME " --help)");
+  if (a->no_verify && !a->resume) return fail(QTM_EXIT_USAGE, "--no-verify goes with --resume");
   return QTM_EXIT_OK;
 }
 
@@ -245,6 +254,7 @@ int qtm_cmd_run(int nargs, char *const args[]) {
                           .quiet = a.quiet,
                           .force = a.force,
                           .resume = a.resume,
+                          .no_verify = a.no_verify,
                           .output_path = a.output,
                           .log = stderr,
                           .stop = &stop_requested};

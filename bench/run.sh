@@ -9,6 +9,8 @@
 #   end to end  `qtmscan run` writing float32 maps uncompressed vs `dd conv=fsync` of as many
 #               bytes to the same disk, three sizes (grown until a run takes >= 1 s); then
 #               gzip-4 (points/s and how many cores it kept busy)
+#   writer      the HDF5 writer alone (bench_writer: the tiles evaluated first, then written and
+#               fsync'd) vs dd of the same bytes, and with gzip-4: what bounds the end-to-end rows
 #   summary     a summary-only scan (analysis, no maps) vs the kernel rate of its inputs
 #   GPU         CUDA backend, CuPy baseline and the roofline bound, or why they are skipped
 # Every figure is the best of $QTM_BENCH_REPEAT runs (default 2), each >= 1 s of work.
@@ -30,7 +32,8 @@ if [ "${QTM_BENCH_NO_BUILD:-0}" != 1 ]; then
 fi
 qtmscan=$build/qtmscan
 kernel=$build/bench/bench_kernel
-for f in "$qtmscan" "$kernel"; do [ -x "$f" ] || { echo "bench: $f missing" >&2; exit 1; }; done
+writer=$build/bench/bench_writer
+for f in "$qtmscan" "$kernel" "$writer"; do [ -x "$f" ] || { echo "bench: $f missing" >&2; exit 1; }; done
 
 cores=$(nproc)
 machine="$(lscpu | sed -n 's/^Model name: *//p' | head -1), $cores cores, $(free -g | awk '/^Mem:/ {print $2}') GiB"
@@ -178,6 +181,25 @@ verdict=missed
 ge "$busy" "$(awk -v c="$cores" 'BEGIN{print 0.9*c}')" && verdict=met
 row "qtmscan run, 21 float32 maps, gzip-4" "$pts" "$(fmt "$(awk -v p="$pts" -v w="$w" 'BEGIN{print p/w}')") pt/s, $(fmt "$(awk -v b="$mid_bytes" -v w="$w" 'BEGIN{print b/w/1e6}')") MB/s raw, file $(ratio "$bytes" "$mid_bytes")" \
   "uncompressed $(fmt "$(awk -v p="$pts" -v w="$mid_w" 'BEGIN{print p/w}')") pt/s" "$busy of $cores cores" "all cores" "$verdict"
+
+# ---- The writer alone: precomputed tiles written and fsync'd, vs dd of the same bytes --------
+# cores_idle = CPU time of all threads / CPU time of the thread making the HDF5 calls: how many
+# cores the writer keeps busy when nothing else runs (the load of a shared machine leaves it
+# alone, unlike cores = CPU time / wall).
+wl=$("$writer" --out "$work/writer.h5" --grid "$mid_n,$rest" --obs all --repeat "$repeat" | grep points_per_s=)
+wb=$(field "$wl" file_bytes) wmbs=$(field "$wl" raw_MB_per_s) pts=$(field "$wl" points)
+disk=$(dd_best "$wb")
+verdict=missed
+ge "$(ratio "$wmbs" "$disk")" 0.7 && verdict=met
+row "writer alone, 21 float32 maps, uncompressed" "$pts" "$(fmt "$wmbs") MB/s, $(fmt "$(field "$wl" points_per_s)") pt/s, $(field "$wl" cores) cores" \
+  "dd conv=fsync $(fmt "$disk") MB/s" "$(ratio "$wmbs" "$disk")" ">= 0.70" "$verdict"
+wl=$("$writer" --out "$work/writer.h5" --grid "$mid_n,$rest" --obs all --gzip 4 --repeat "$repeat" | grep points_per_s=)
+idle=$(field "$wl" cores_idle)
+verdict=missed
+ge "$idle" "$(awk -v c="$cores" 'BEGIN{print 0.9*c}')" && verdict=met
+row "writer alone, 21 float32 maps, gzip-4" "$pts" "$(fmt "$(field "$wl" raw_MB_per_s)") MB/s raw, $(fmt "$(field "$wl" points_per_s)") pt/s, $(field "$wl" cores) cores busy" \
+  "file $(ratio "$(field "$wl" file_bytes)" "$wb") of uncompressed" "$idle of $cores cores (idle machine)" "all cores" "$verdict"
+rm -f "$work/writer.h5"
 
 # ---- Summary-only scan vs the kernel rate of its inputs -----------------------------------------
 k=$(best "$kernel" --backend cpu --grid "$mid_n,$rest" --obs "$obs_analysis" --min-time 1)

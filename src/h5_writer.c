@@ -11,8 +11,10 @@
  * belong to. Error handling after netcdf-c's libhdf5: every call checked, one cleanup label
  * closing only valid handles. */
 #define _POSIX_C_SOURCE 200809L /* stat, strdup */
+#define _GNU_SOURCE             /* sync_file_range (Linux) */
 
 #include "qtm/h5_writer.h"
+#include "h5_chunks.h"
 #include "h5_util.h"
 #include "h5_virtual.h"
 
@@ -21,6 +23,7 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <math.h>
+#include <omp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -63,6 +66,11 @@ struct qtm_h5_writer {
   hid_t one_space;  /* the memory dataspace of one mark */
   int is_virtual;   /* maps point into shard files: no tile is written */
   int parallel;     /* every rank of an MPI run writes the file together */
+  /* Direct chunk writes (write_chunks): encoded chunks and scratch, kept from tile to tile. */
+  qtm_h5_chunk_pool pool;
+  unsigned char *pad; /* an edge tile's chunk padded to the full chunk shape (uncompressed) */
+  size_t pad_bytes;
+  int fd; /* the file's descriptor for start_writeback; -2 not looked up yet, -1 none */
 };
 
 /* netCDF-C's mark of a dimension scale that is a dimension only (its NAME attribute begins
@@ -592,6 +600,8 @@ static void discard(qtm_h5_writer *w) {
   for (int m = 0; m < w->ndense; ++m) free(w->dense[m].name);
   free(w->dense);
   free(w->path);
+  qtm_h5_chunk_pool_free(&w->pool);
+  free(w->pad);
   free(w);
 }
 
@@ -604,6 +614,7 @@ static qtm_status writer_new(const qtm_h5_layout *layout, qtm_h5_writer **out, c
   *out = NULL;
   if (!w) goto nomem;
   w->file = w->fspace = w->done = w->done_space = w->one_space = H5I_INVALID_HID;
+  w->fd = -2;
   w->nobs = layout->nobs;
   for (int j = 0; j < w->nobs; ++j) {
     w->map[j] = H5I_INVALID_HID;
@@ -1534,6 +1545,127 @@ static qtm_status check_tile(const qtm_h5_writer *w, const qtm_tile *t, const qt
   return QTM_OK;
 }
 
+/* A serial file's tile written as whole chunks with H5Dwrite_chunk (a tile is one chunk of
+ * every map), bypassing HDF5's chunk cache and filter pipeline. Uncompressed, a whole tile goes
+ * from the caller's array to the file with no copy (H5Dwrite filled a cache chunk with the fill
+ * value, copied the tile in, then wrote it); an edge tile is padded to the chunk shape with the
+ * fill value, as HDF5 stores it. Compressed, the chunks are shuffled and deflated on a pool of
+ * threads (h5_chunks.c, the same bytes as HDF5's filters) and only then handed to HDF5 on this
+ * thread: HDF5 1.10 would filter them one after the other here. Chunks are written once each,
+ * at new space, as H5Dwrite wrote them, so crash_safe_fapl's argument holds unchanged. */
+static qtm_status write_chunks(qtm_h5_writer *w, const qtm_tile *tile, const qtm_tile_out *out,
+                               const void *const *dense, char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  qtm_h5_chunk_job jobs[QTM_OBS_COUNT];
+  qtm_h5_chunk_job *many = NULL, *job = jobs;
+  hid_t *dsets = NULL, few[QTM_OBS_COUNT];
+  const char *name = "";
+  int njobs = w->nobs + w->ndense;
+  hsize_t offset[QTM_MAX_AXES];
+  int64_t chunk_points = 1, points = 1;
+  size_t max_bytes = 0;
+  stored_type st[QTM_OBS_COUNT];
+  stored_type *sts = st;
+  if (njobs > QTM_OBS_COUNT) {
+    many = calloc((size_t)njobs, sizeof *many);
+    dsets = calloc((size_t)njobs, sizeof *dsets);
+    sts = calloc((size_t)njobs, sizeof *sts);
+    if (!many || !dsets || !sts) {
+      rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory writing tile %lld",
+                           (long long)tile->index);
+      goto cleanup;
+    }
+    job = many;
+  } else {
+    dsets = few;
+  }
+  for (int k = 0; k < w->naxes; ++k) {
+    offset[k] = (hsize_t)tile->start[k];
+    chunk_points *= w->tile_shape[k];
+    points *= tile->count[k];
+  }
+  for (int j = 0; j < njobs; ++j) {
+    int is_map = j < w->nobs;
+    (void)stored_type_of(is_map ? w->dtype : w->dense[j - w->nobs].dtype, &sts[j]);
+    job[j].src = is_map ? out->data[j] : dense[j - w->nobs];
+    job[j].elem = H5Tget_size(sts[j].mem);
+    job[j].fill = &sts[j].fill;
+    dsets[j] = is_map ? w->map[j] : w->dense[j - w->nobs].dset;
+    if ((size_t)chunk_points * job[j].elem > max_bytes) max_bytes = (size_t)chunk_points * job[j].elem;
+  }
+  if (w->gzip_level > 0) {
+    /* As many threads as OpenMP would use (OMP_NUM_THREADS, else the cores), sharing them with
+     * the evaluation of the next tile: together they keep every core busy. */
+    int nthreads = omp_get_max_threads();
+    if (nthreads > QTM_H5_CHUNK_MAX_THREADS) nthreads = QTM_H5_CHUNK_MAX_THREADS;
+    if (qtm_h5_chunk_pool_reserve(&w->pool, njobs, max_bytes, nthreads) != QTM_OK) {
+      rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory compressing tile %lld",
+                           (long long)tile->index);
+      goto cleanup;
+    }
+    if ((rc = qtm_h5_chunks_deflate(&w->pool, job, njobs, w->naxes, tile->count, w->tile_shape,
+                                    w->gzip_level, err, errcap)) != QTM_OK)
+      goto cleanup;
+  } else {
+    if (points != chunk_points && w->pad_bytes < max_bytes) {
+      free(w->pad);
+      w->pad_bytes = 0;
+      if (!(w->pad = malloc(max_bytes))) {
+        rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory padding tile %lld",
+                             (long long)tile->index);
+        goto cleanup;
+      }
+      w->pad_bytes = max_bytes;
+    }
+  }
+  for (int j = 0; j < njobs; ++j) {
+    const void *buf = job[j].out;
+    size_t size = job[j].size;
+    unsigned mask = job[j].filter_mask;
+    name = j < w->nobs ? qtm_obs_table[w->obs[j]].name : w->dense[j - w->nobs].name;
+    if (w->gzip_level == 0) { /* the pad is reused chunk after chunk: written before the next */
+      size = (size_t)chunk_points * job[j].elem;
+      mask = 0;
+      buf = job[j].src;
+      if (points != chunk_points) {
+        qtm_h5_chunk_pack(job[j].src, job[j].elem, w->naxes, tile->count, w->tile_shape,
+                          job[j].fill, w->pad);
+        buf = w->pad;
+      }
+    }
+    H5_CHECK(H5Dwrite_chunk(dsets[j], H5P_DEFAULT, mask, offset, size, buf), "H5Dwrite_chunk",
+             "map %s tile %lld", name, (long long)tile->index);
+  }
+cleanup:
+  free(many);
+  if (dsets != few) free(dsets);
+  if (sts != st) free(sts);
+  return rc;
+}
+
+/* Starts the disk writing the tile just flushed, without waiting for it. Left alone, the kernel
+ * keeps a scan's pages dirty until the final fsync (a few hundred MB stay below its background
+ * threshold), so the disk idles while tiles are computed and then the run waits for all of it
+ * at the end: wall = compute + disk instead of about max(compute, disk). Ordering and crash
+ * safety are untouched (a killed process loses no page either way; the final fsync still
+ * decides durability). A failure here is not an error: the final fsync reports any. */
+static void start_writeback(qtm_h5_writer *w) {
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+  if (w->fd == -2) {
+    void *handle = NULL;
+    hid_t fapl = H5Fget_access_plist(w->file);
+    int sec2 = fapl >= 0 && H5Pget_driver(fapl) == H5FD_SEC2; /* the handle is an int fd */
+    if (fapl >= 0) (void)H5Pclose(fapl);
+    w->fd = sec2 && H5Fget_vfd_handle(w->file, H5P_DEFAULT, &handle) >= 0 && handle
+                ? *(int *)handle
+                : -1;
+  }
+  if (w->fd >= 0) (void)sync_file_range(w->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+  (void)w;
+#endif
+}
+
 qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, const qtm_tile_out *out,
                                     const void *const *dense, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
@@ -1569,10 +1701,17 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
     fsel = w->fspace;
     msel = mspace;
   }
-  for (int j = 0; j < w->nobs; ++j)
-    H5_CHECK(H5Dwrite(w->map[j], mem_type, msel, fsel, dxpl, out->data[j]), "H5Dwrite",
-             "map %s tile %lld", qtm_obs_table[w->obs[j]].name, (long long)tile->index);
-  for (int m = 0; m < w->ndense; ++m) {
+  /* A serial file's tiles go straight to their chunks; a parallel file's through collective
+   * H5Dwrite (parallel HDF5 1.10 has no collective direct chunk write), and a grid without
+   * axes has scalar, unchunked maps. */
+  if (!w->parallel && w->naxes > 0) {
+    if ((rc = write_chunks(w, tile, out, dense, err, errcap)) != QTM_OK) goto cleanup;
+  } else {
+    for (int j = 0; j < w->nobs; ++j)
+      H5_CHECK(H5Dwrite(w->map[j], mem_type, msel, fsel, dxpl, out->data[j]), "H5Dwrite",
+               "map %s tile %lld", qtm_obs_table[w->obs[j]].name, (long long)tile->index);
+  }
+  for (int m = 0; m < w->ndense && (w->parallel || w->naxes == 0); ++m) {
     stored_type st;
     (void)stored_type_of(w->dense[m].dtype, &st); /* known: checked at create */
     H5_CHECK(H5Dwrite(w->dense[m].dset, st.mem, msel, fsel, dxpl, dense[m]), "H5Dwrite",
@@ -1589,7 +1728,10 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
            "H5Dwrite", "%s[%lld]", STATE_DONE, (long long)tile->index);
   H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "done mark of tile %lld",
            (long long)tile->index);
-  if (!w->parallel) rc = trim_cache(w, err, errcap);
+  if (!w->parallel) {
+    start_writeback(w);
+    rc = trim_cache(w, err, errcap);
+  }
 cleanup:
   if (dxpl != H5P_DEFAULT) qtm_h5_close(&dxpl, H5Pclose, "H5Pclose", "transfer properties", &rc, err, errcap);
   qtm_h5_close(&mspace, H5Sclose, "H5Sclose", "tile memory dataspace", &rc, err, errcap);

@@ -23,4 +23,4 @@ build=${QTM_MPI_BUILD_DIR:-build-mpi}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQTM_CUDA=OFF -DQTM_MPI=ON
 cmake --build "$build" -j"$(nproc)"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)" -E slurm_array_and_merge # run once, by test.sh

@@ -383,7 +383,23 @@ Test(shards, shard_auto_reads_the_slurm_array_variables) {
   cr_expect_eq(qtmscan(&err, "run", cfg, "-o", out, "--shard", "auto", NULL), 2);
   cr_expect(strstr(err, "SLURM_ARRAY_TASK_ID is not set"), "%s", err);
   free(err);
-  const char *bad[] = {"3/3", "-1/3", "1/0", "1", "a/b", "1/3x"};
+  /* auto/N: K is the task id itself, as when one task of --array=0-2 is submitted again */
+  setenv("SLURM_ARRAY_TASK_ID", "2", 1);
+  setenv("SLURM_ARRAY_TASK_MIN", "2", 1);
+  setenv("SLURM_ARRAY_TASK_MAX", "2", 1);
+  setenv("SLURM_ARRAY_TASK_COUNT", "1", 1);
+  cr_assert_eq(qtmscan(NULL, "run", cfg, "-o", out, "--shard", "auto/3", "--quiet", NULL), 0);
+  in_dir(expect, sizeof expect, "a.shard-2-of-3.h5");
+  cr_expect(exists(expect), "auto/3 in task 2 did not make shard 2 of 3");
+  cr_expect_eq(qtmscan(&err, "run", cfg, "-o", out, "--shard", "auto/2", NULL), 2);
+  cr_expect(strstr(err, "is not one of 0..1"), "%s", err);
+  free(err);
+  setenv("SLURM_ARRAY_TASK_MAX", "9", 1); /* --array=2,9: two tasks, not contiguous */
+  setenv("SLURM_ARRAY_TASK_COUNT", "2", 1);
+  cr_expect_eq(qtmscan(&err, "run", cfg, "-o", out, "--shard", "auto", NULL), 2);
+  cr_expect(strstr(err, "must be contiguous"), "%s", err);
+  free(err);
+  const char *bad[] = {"3/3", "-1/3", "1/0", "1", "a/b", "1/3x", "auto/0", "auto/x"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
     cr_expect_eq(qtmscan(&err, "run", cfg, "-o", out, "--shard", bad[i], NULL), 2, "%s", bad[i]);
     cr_expect(strstr(err, "--shard"), "%s: %s", bad[i], err);

@@ -58,7 +58,7 @@ out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out")
 [ ! -e "$out" ] || fail "$out exists already: remove it or give another OUT"
 
 echo "submit: $nshards shards of $config -> $out" >&2
-array=$(sbatch --parsable --array=0-$((nshards - 1))${throttle:+%$throttle} --export=ALL,QTMSCAN="$qtmscan" \
+array=$(sbatch --parsable --array=0-$((nshards - 1))${throttle:+%$throttle} --export=ALL,QTMSCAN="$qtmscan",QTM_NSHARDS="$nshards" \
           "${sbatch_opts[@]}" "$here/scan-array.sbatch" "$config" -o "$out" "${run_opts[@]}") ||
   fail "sbatch refused the array job (above)"
 array=${array%%;*}
@@ -66,7 +66,7 @@ echo "submit: array job $array (logs: qtmscan-shard-${array}_K.out)" >&2
 # If a shard fails, Slurm never runs the merge job, even after the shard is requeued and
 # succeeds (22.05: the array keeps its failed mark): cancel it at once instead of leaving it
 # pending forever; submitting again redoes only the missing shards and merges.
-merge=$(sbatch --parsable --dependency=afterok:"$array" --kill-on-invalid-dep=yes --export=ALL,QTMSCAN="$qtmscan" \
+merge=$(sbatch --parsable --dependency=afterok:"$array" --kill-on-invalid-dep=yes --export=ALL,QTMSCAN="$qtmscan",QTM_NSHARDS="$nshards" \
           "${sbatch_opts[@]}" "$here/merge.sbatch" "$out" "$nshards" "${merge_opts[@]}") || {
   echo "submit: sbatch refused the merge job (above); cancelling array job $array" >&2
   scancel "$array" || true

@@ -66,7 +66,9 @@ void qtm_cmd_run_help(FILE *f) {
         "                          results/x.shard-K-of-N.h5); join the N shards with\n"
         "                          qtmscan merge. --shard auto takes K and N from a Slurm\n"
         "                          array job: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN and\n"
-        "                          SLURM_ARRAY_TASK_COUNT\n"
+        "                          SLURM_ARRAY_TASK_COUNT (a contiguous array); --shard\n"
+        "                          auto/N takes K = SLURM_ARRAY_TASK_ID (--array=0-(N-1),\n"
+        "                          or some of those tasks submitted again)\n"
         "  --dry-run               print the grid size, the output size and the expected time\n"
         "                          (from a timed sample), write nothing\n"
         "  --quiet                 no progress line and no notices\n"
@@ -180,18 +182,36 @@ static int slurm_int(const char *name, int *out, char *why, size_t cap) {
 
 /* --shard K/N or auto into (k, n); a one-line message in why otherwise. */
 static int parse_shard(const char *text, int *k, int *n, char *why, size_t cap) {
+  if (!strncmp(text, "auto/", 5)) { /* K is the task id itself: one task resubmitted alone */
+    int id;
+    const char *bad = NULL;
+    if (qtm_flags_parse_int(text + 5, n, &bad) != QTM_OK || *n < 1) {
+      snprintf(why, cap, "--shard %s: N must be a positive integer", text);
+      return 0;
+    }
+    if (!slurm_int("SLURM_ARRAY_TASK_ID", &id, why, cap)) return 0;
+    *k = id;
+    if (id < 0 || id >= *n) {
+      snprintf(why, cap, "--shard %s: array task %d is not one of 0..%d (submit the array as "
+               "--array=0-%d)", text, id, *n - 1, *n - 1);
+      return 0;
+    }
+    return 1;
+  }
   if (!strcmp(text, "auto")) {
-    int id, min, count;
+    int id, min, max, count;
     if (!slurm_int("SLURM_ARRAY_TASK_ID", &id, why, cap) ||
         !slurm_int("SLURM_ARRAY_TASK_MIN", &min, why, cap) ||
         !slurm_int("SLURM_ARRAY_TASK_COUNT", &count, why, cap))
       return 0;
+    if (!getenv("SLURM_ARRAY_TASK_MAX")) max = min + count - 1;
+    else if (!slurm_int("SLURM_ARRAY_TASK_MAX", &max, why, cap)) return 0;
     *k = id - min;
     *n = count;
-    if (count < 1 || *k < 0 || *k >= count) {
-      snprintf(why, cap, "--shard auto: task %d of an array from %d with %d tasks is not one of "
-               "0..%d: the array must be contiguous (e.g. --array=0-%d)", id, min, count,
-               count - 1, count > 0 ? count - 1 : 0);
+    if (count < 1 || *k < 0 || *k >= count || max - min + 1 != count) {
+      snprintf(why, cap, "--shard auto: task %d of an array %d..%d with %d tasks: the array must "
+               "be contiguous (e.g. --array=0-%d); to run some shards again use --shard auto/N "
+               "(or K/N)", id, min, max, count, count > 0 ? count - 1 : 0);
       return 0;
     }
     return 1;
@@ -308,6 +328,8 @@ int qtm_cmd_run(int nargs, char *const args[]) {
   st = qtm_scan_run(&cfg, &opt, &sum, err, sizeof err);
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
+  char shard_text[48] = ""; /* resolved: auto means something else outside the array task */
+  if (a.shard) snprintf(shard_text, sizeof shard_text, "%d/%d", opt.shard_index, opt.shard_count);
   if (st == QTM_ERR_INTERRUPTED) { /* say how to go on: batch logs are read by people */
     if (mp.size > 1 && mp.rank == 0) /* see qtm_h5_writer_resume */
       fprintf(stderr, CMD_NAME ": interrupted; %s.partial is kept but an MPI run cannot be "
@@ -320,7 +342,7 @@ int qtm_cmd_run(int nargs, char *const args[]) {
                        "continue with: qtmscan run %s%s%s%s%s --resume\n",
               (long long)sum.tiles_done, (long long)sum.tiles, sum.output, a.config,
               a.output ? " -o " : "", a.output ? a.output : "", a.shard ? " --shard " : "",
-              a.shard ? a.shard : "");
+              shard_text);
     free(command);
     qtm_config_free(&cfg);
     return EXIT_INTERRUPTED;
@@ -328,7 +350,7 @@ int qtm_cmd_run(int nargs, char *const args[]) {
   free(command);
   qtm_config_free(&cfg);
   if (st != QTM_OK) return fail(exit_status_of(st), "%s", err);
-  if (!opt.quiet)
+  if (!opt.quiet && sum.backend[0]) /* none: --resume found the output complete (said so) */
     fprintf(stderr, "qtmscan: wrote %s (%lld points, %s on %s%s)\n", sum.output,
             (long long)sum.points, sum.backend, sum.device,
             mp.size > 1 ? ", one per MPI rank" : "");

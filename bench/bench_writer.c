@@ -121,7 +121,7 @@ int main(int argc, char **argv) {
     }
   }
   qtm_backend_free(b);
-  qtm_h5_layout layout = {&g, &tl, nobs, obs, dtype, gzip, 0, NULL, 0, NULL, 0};
+  qtm_h5_layout layout = {&g, &tl, nobs, obs, dtype, gzip, 0, NULL, 0, NULL, 0, 0};
   qtm_h5_provenance prov = {"bench_writer", "", "", "bench_writer", "cpu", "", "", NULL,
                             0, 0, 0, 0, NULL};
   double best = 0, best_cpu = 0, best_thread = 0;

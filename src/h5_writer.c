@@ -66,6 +66,7 @@ struct qtm_h5_writer {
   hid_t one_space;  /* the memory dataspace of one mark */
   int is_virtual;   /* maps point into shard files: no tile is written */
   int parallel;     /* every rank of an MPI run writes the file together */
+  int threads;      /* compressing chunks: layout->threads */
   /* Direct chunk writes (write_chunks): encoded chunks and scratch, kept from tile to tile. */
   qtm_h5_chunk_pool pool;
   unsigned char *pad; /* an edge tile's chunk padded to the full chunk shape (uncompressed) */
@@ -632,6 +633,7 @@ static qtm_status writer_new(const qtm_h5_layout *layout, qtm_h5_writer **out, c
   w->ntiles = layout->tiling->ntiles;
   w->is_virtual = layout->nsources > 0;
   w->parallel = layout->parallel;
+  w->threads = layout->threads;
   if (layout->ndense > 0) {
     if (!(w->dense = calloc((size_t)layout->ndense, sizeof *w->dense))) goto nomem;
     w->ndense = layout->ndense;
@@ -1594,9 +1596,9 @@ static qtm_status write_chunks(qtm_h5_writer *w, const qtm_tile *tile, const qtm
     if ((size_t)chunk_points * job[j].elem > max_bytes) max_bytes = (size_t)chunk_points * job[j].elem;
   }
   if (w->gzip_level > 0) {
-    /* As many threads as OpenMP would use (OMP_NUM_THREADS, else the cores), sharing them with
-     * the evaluation of the next tile: together they keep every core busy. */
-    int nthreads = omp_get_max_threads();
+    /* The scan's threads, or as many as OpenMP would use (OMP_NUM_THREADS, else the cores),
+     * sharing the cores with the evaluation of the next tile: together they keep all busy. */
+    int nthreads = w->threads > 0 ? w->threads : omp_get_max_threads();
     if (nthreads > QTM_H5_CHUNK_MAX_THREADS) nthreads = QTM_H5_CHUNK_MAX_THREADS;
     if (qtm_h5_chunk_pool_reserve(&w->pool, njobs, max_bytes, nthreads) != QTM_OK) {
       rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory compressing tile %lld",

@@ -437,7 +437,8 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
                           .dtype = cfg->dtype,
                           .gzip_level = cfg->gzip_level,
                           .ndense = pl.ndense,
-                          .dense = pl.dense_maps};
+                          .dense = pl.dense_maps,
+                          .threads = opt->threads};
   qtm_h5_provenance prov = {.title = cfg->title,
                             .config_path = cfg->path,
                             .config_text = cfg->text,

@@ -99,7 +99,7 @@ int main(int argc, char **argv) {
 
   static const qtm_dense_map dense_maps[] = {
       {"analysis/ndtc", QTM_DTYPE_U8, "1", "negative differential thermal conductance"}};
-  qtm_h5_layout layout = {&grid, &tiling, 2, obs, QTM_DTYPE_F32, 4, 1, dense_maps, 0, NULL, 0};
+  qtm_h5_layout layout = {&grid, &tiling, 2, obs, QTM_DTYPE_F32, 4, 1, dense_maps, 0, NULL, 0, 0};
   qtm_h5_provenance prov = {"make_sample_scan test file",
                             "tests/make_sample_scan.c",
                             "# no config: written by tests/make_sample_scan.c\n",

@@ -174,7 +174,7 @@ static int64_t scan_write(const scan_spec *s, const char *path, int64_t ntiles, 
   qtm_tile_out out;
   grid_make(s, &g, &t);
   out_alloc(s, &t, &out);
-  qtm_h5_layout layout = {&g, &t, s->nobs, s->obs, s->dtype, s->gzip, 0, NULL, 0, NULL, 0};
+  qtm_h5_layout layout = {&g, &t, s->nobs, s->obs, s->dtype, s->gzip, 0, NULL, 0, NULL, 0, 0};
   qtm_h5_writer *w = NULL;
   char err[512] = "";
   cr_assert_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err), QTM_OK,
@@ -542,7 +542,7 @@ Test(h5_writer, create_fails_when_the_file_exists) {
   qtm_grid g;
   qtm_tiling t;
   grid_make(&s, &g, &t);
-  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL, 0, NULL, 0};
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL, 0, NULL, 0, 0};
   qtm_h5_writer *w = (qtm_h5_writer *)&g; /* must come back NULL */
   cr_expect_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err),
                QTM_ERR_EXISTS);
@@ -574,7 +574,7 @@ Test(h5_writer, caller_error_printing_is_restored) {
   qtm_grid g;
   qtm_tiling t;
   grid_make(&s, &g, &t);
-  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL, 0, NULL, 0};
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL, 0, NULL, 0, 0};
   qtm_h5_writer *w = NULL;
   char err[512] = "";
   cr_expect_eq(qtm_h5_writer_create("/nonexistent-dir/a.h5", &layout, &test_prov, &w, err,
@@ -596,7 +596,7 @@ Test(h5_writer, bad_layouts_are_rejected) {
   char path[256], err[512];
   scratch_path(path, sizeof path, "a.h5");
   int dup[] = {QTM_OBS_J, QTM_OBS_J};
-  qtm_h5_layout ok = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL, 0, NULL, 0};
+  qtm_h5_layout ok = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL, 0, NULL, 0, 0};
   qtm_h5_layout bad[6];
   for (int i = 0; i < 6; ++i) bad[i] = ok;
   bad[0].nobs = -1;
@@ -629,7 +629,7 @@ Test(h5_writer, mismatched_tiles_are_rejected) {
   out_alloc(&s, &t, &out);
   char path[256], err[512];
   scratch_path(path, sizeof path, "a.h5");
-  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL, 0, NULL, 0};
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL, 0, NULL, 0, 0};
   qtm_h5_writer *w = NULL;
   cr_assert_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err), QTM_OK);
   qtm_tile tile;
@@ -700,7 +700,7 @@ Test(h5_writer, large_config_text) {
   text[n] = '\0';
   qtm_h5_provenance prov = test_prov;
   prov.config_text = text;
-  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL, 0, NULL, 0};
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 0, NULL, 0, NULL, 0, 0};
   qtm_h5_writer *w = NULL;
   scratch_path(path, sizeof path, "a.h5");
   cr_assert_eq(qtm_h5_writer_create(path, &layout, &prov, &w, err, sizeof err), QTM_OK, "%s",
@@ -776,7 +776,7 @@ static void ctx_init(scan_ctx *c, const scan_spec *s, int dense) {
   c->f32 = malloc((size_t)c->t.max_tile_points * sizeof *c->f32);
   cr_assert(c->u8 && c->f64 && c->f32);
   qtm_h5_layout l = {&c->g, &c->t, c->s.nobs, c->s.obs, c->s.dtype, c->s.gzip,
-                     dense ? NDENSE : 0, dense ? test_dense : NULL, 0, NULL, 0};
+                     dense ? NDENSE : 0, dense ? test_dense : NULL, 0, NULL, 0, 0};
   c->layout = l;
 }
 
@@ -1197,7 +1197,7 @@ Test(h5_writer, analysis_bad_arguments_are_rejected) {
       {{"analysis/x", QTM_DTYPE_U8, "1", "x"}, {NULL, QTM_DTYPE_F64, "1", "x"}},
   };
   for (int i = 0; i < 6; ++i) {
-    qtm_h5_layout l = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 2, i < 5 ? bad_dense[i] : NULL, 0, NULL, 0};
+    qtm_h5_layout l = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 2, i < 5 ? bad_dense[i] : NULL, 0, NULL, 0, 0};
     qtm_h5_writer *w = NULL;
     err[0] = '\0';
     cr_expect_eq(qtm_h5_writer_create(path, &l, &test_prov, &w, err, sizeof err),
@@ -1207,7 +1207,7 @@ Test(h5_writer, analysis_bad_arguments_are_rejected) {
     cr_expect_neq(access(path, F_OK), 0, "layout %d: a file was left", i);
   }
 
-  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 1, test_dense, 0, NULL, 0};
+  qtm_h5_layout layout = {&g, &t, s.nobs, s.obs, s.dtype, s.gzip, 1, test_dense, 0, NULL, 0, 0};
   qtm_h5_writer *w = NULL;
   cr_assert_eq(qtm_h5_writer_create(path, &layout, &test_prov, &w, err, sizeof err), QTM_OK,
                "%s", err);

@@ -40,6 +40,7 @@ typedef struct qtm_h5_layout {
    * build): every call below is then collective, made by all ranks with the same arguments
    * except the tiles; a rank with no tile in a round calls qtm_h5_writer_skip_round. */
   int parallel;
+  int threads; /* threads compressing chunks (the scan's --threads); 0: as OpenMP would use */
 } qtm_h5_layout;
 
 typedef struct qtm_h5_provenance {

@@ -28,35 +28,8 @@ enum { EXIT_BAD_INPUT = 2, EXIT_FAILED = 1 };
 
 static char dir[64];
 
-static void make_dir(void) {
-  snprintf(dir, sizeof dir, "/tmp/qtm_faults_XXXXXX");
-  cr_assert_not_null(mkdtemp(dir), "mkdtemp failed");
-}
-
-/* rm -r of a scratch directory (two levels are all the tests make), made writable first. */
-static void remove_tree(const char *path) {
-  struct stat sb;
-  if (lstat(path, &sb) != 0) return;
-  if (!S_ISDIR(sb.st_mode)) {
-    unlink(path);
-    return;
-  }
-  chmod(path, 0755);
-  DIR *d = opendir(path);
-  if (d) {
-    struct dirent *e;
-    char sub[512];
-    while ((e = readdir(d)))
-      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-        remove_tree(sub);
-      }
-    closedir(d);
-  }
-  rmdir(path);
-}
-
-static void remove_dir(void) { remove_tree(dir); }
+static void make_dir(void) { qtm_scratch_make(dir, sizeof dir, "faults"); }
+static void remove_dir(void) { qtm_scratch_remove(dir); }
 
 TestSuite(faults, .init = make_dir, .fini = remove_dir);
 

@@ -23,24 +23,8 @@
 
 static char dir[64];
 
-static void make_dir(void) {
-  snprintf(dir, sizeof dir, "/tmp/qtm_scan_XXXXXX");
-  cr_assert_not_null(mkdtemp(dir), "mkdtemp failed");
-}
-
-static void remove_dir(void) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  char path[512];
-  while ((e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-      unlink(path);
-    }
-  closedir(d);
-  rmdir(dir);
-}
+static void make_dir(void) { qtm_scratch_make(dir, sizeof dir, "scan"); }
+static void remove_dir(void) { qtm_scratch_remove(dir); }
 
 TestSuite(scan, .init = make_dir, .fini = remove_dir);
 

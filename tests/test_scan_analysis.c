@@ -91,8 +91,8 @@ static void run_scan_with(const char *dir, const char *name, int tile_points, co
 }
 
 Test(scan_analysis, analysis_equals_brute_force_on_the_files_own_maps, .timeout = 120) {
-  char dir[] = "/tmp/qtm_scan_analysis_XXXXXX", out[256], out2[256];
-  cr_assert_not_null(mkdtemp(dir));
+  char dir[64], out[256], out2[256];
+  qtm_scratch_make(dir, sizeof dir, "scan_analysis");
   run_scan(dir, "a", 97, out, sizeof out);
   run_scan(dir, "b", 5000, out2, sizeof out2);
   char out3[256]; /* summary-only: no dense map stored, the same analysis */
@@ -206,7 +206,5 @@ Test(scan_analysis, analysis_equals_brute_force_on_the_files_own_maps, .timeout 
   H5Fclose(f2);
   free(C), free(R), free(J), free(Jr), free(dJ), free(TL), free(TR);
   free(maxc), free(atl), free(atr), free(maxr), free(tc), free(tj), free(pc), free(pj), free(mask);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  cr_expect_eq(system(cmd), 0);
+  qtm_scratch_remove(dir);
 }

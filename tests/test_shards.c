@@ -21,16 +21,8 @@
 
 static char dir[64];
 
-static void make_dir(void) {
-  snprintf(dir, sizeof dir, "/tmp/qtm_shards_XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
-}
-
-static void remove_dir(void) {
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-}
+static void make_dir(void) { qtm_scratch_make(dir, sizeof dir, "shards"); }
+static void remove_dir(void) { qtm_scratch_remove(dir); }
 
 TestSuite(shards, .init = make_dir, .fini = remove_dir, .timeout = 300);
 

@@ -2,12 +2,17 @@
 #define _POSIX_C_SOURCE 200809L
 #include "testutil.h"
 
+#include <criterion/criterion.h>
+
 #include "qtm/physics.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -170,4 +175,31 @@ double qtm_test_cancel_scale(const qtm_params *p, const qtm_obs *o, int k) {
   default:
     return 0.0;
   }
+}
+
+void qtm_scratch_make(char *dir, size_t cap, const char *name) {
+  snprintf(dir, cap, "/tmp/qtm_%s_XXXXXX", name);
+  cr_assert_not_null(mkdtemp(dir), "mkdtemp %s failed", dir);
+}
+
+void qtm_scratch_remove(const char *path) {
+  struct stat sb;
+  if (lstat(path, &sb) != 0) return;
+  if (!S_ISDIR(sb.st_mode)) {
+    unlink(path);
+    return;
+  }
+  chmod(path, 0755);
+  DIR *d = opendir(path);
+  if (d) {
+    struct dirent *e;
+    char sub[512];
+    while ((e = readdir(d)))
+      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        qtm_scratch_remove(sub);
+      }
+    closedir(d);
+  }
+  rmdir(path);
 }

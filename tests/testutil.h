@@ -51,4 +51,9 @@ pid_t qtm_proc_start(const char *const *argv);
 int qtm_proc_wait(pid_t pid);
 void qtm_proc_free(qtm_proc *r);
 
+/* A new, empty scratch directory /tmp/qtm_<name>_XXXXXX, its path in dir (cap >= 64). */
+void qtm_scratch_make(char *dir, size_t cap, const char *name);
+/* rm -r of path, made writable first (a test may take write permission away); quiet. */
+void qtm_scratch_remove(const char *path);
+
 #endif

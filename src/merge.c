@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "h5_shard.h"
+#include "fail.h"
 #include "output_file.h"
 #include "qtm/analysis.h"
 #include "qtm/config.h"
@@ -37,18 +38,6 @@ typedef struct merge {
   int ndense;
   const qtm_dense_map *dense;
 } merge;
-
-static qtm_status failf(char *err, size_t errcap, qtm_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static qtm_status failf(char *err, size_t errcap, qtm_status st, const char *fmt, ...) {
-  if (err && errcap) {
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-  }
-  return st;
-}
 
 /* Appends to err (for messages built in pieces). */
 static void append(char *err, size_t errcap, const char *fmt, ...)
@@ -78,27 +67,30 @@ static qtm_status load_config(merge *m, char *err, size_t errcap) {
                                        NULL, 0, &m->cfg, msg, sizeof msg);
   m->have_cfg = 1;
   if (st != QTM_OK)
-    return failf(err, errcap, QTM_ERR_IO, "cannot use the config stored in %s: %s", first->path,
-                 msg);
+    return qtm_failf(err, errcap, QTM_ERR_IO, 0, "cannot use the config stored in %s: %s",
+                     first->path, msg);
   char fingerprint[32];
   qtm_config_fingerprint(&m->cfg, fingerprint, sizeof fingerprint);
   if (strcmp(fingerprint, first->fingerprint) != 0)
-    return failf(err, errcap, QTM_ERR_IO,
-                 "%s: its stored config has fingerprint %s, the file says %s (written by another "
-                 "qtmscan version, or damaged)",
-                 first->path, fingerprint, first->fingerprint);
+    return qtm_failf(
+        err, errcap, QTM_ERR_IO, 0,
+        "%s: its stored config has fingerprint %s, the file says %s (written by another "
+        "qtmscan version, or damaged)",
+        first->path, fingerprint, first->fingerprint);
   for (int i = 1; i < m->nshards; ++i)
     if (strcmp(m->shards[i]->fingerprint, first->fingerprint) != 0)
-      return failf(err, errcap, QTM_ERR_INVALID_ARG,
-                   "%s is a shard of another config than %s (config fingerprint %s, not %s)",
-                   m->shards[i]->path, first->path, m->shards[i]->fingerprint,
-                   first->fingerprint);
+      return qtm_failf(err, errcap, QTM_ERR_INVALID_ARG, 0,
+                       "%s is a shard of another config than %s (config fingerprint %s, not %s)",
+                       m->shards[i]->path, first->path, m->shards[i]->fingerprint,
+                       first->fingerprint);
   qtm_tiling_init(&m->tiling, &m->cfg.grid, m->cfg.tile_points);
   for (int i = 0; i < m->nshards; ++i)
     if (m->shards[i]->ntiles != m->tiling.ntiles)
-      return failf(err, errcap, QTM_ERR_IO, "%s holds marks for %lld tiles; its config makes %lld "
-                   "(damaged)", m->shards[i]->path, (long long)m->shards[i]->ntiles,
-                   (long long)m->tiling.ntiles);
+      return qtm_failf(err, errcap, QTM_ERR_IO, 0,
+                       "%s holds marks for %lld tiles; its config makes %lld "
+                       "(damaged)",
+                       m->shards[i]->path, (long long)m->shards[i]->ntiles,
+                       (long long)m->tiling.ntiles);
   return QTM_OK;
 }
 
@@ -118,7 +110,8 @@ static int slab_of(const merge *m, int64_t k) {
 static qtm_status check_coverage(merge *m, char *err, size_t errcap) {
   int64_t nt = m->tiling.ntiles;
   if (!(m->owner = malloc((size_t)nt * sizeof *m->owner)))
-    return failf(err, errcap, QTM_ERR_NOMEM, "out of memory for %lld tile owners", (long long)nt);
+    return qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "out of memory for %lld tile owners",
+                     (long long)nt);
   for (int64_t k = 0; k < nt; ++k) m->owner[k] = -1;
   int64_t doubled_at = -1;
   int second = -1;
@@ -135,13 +128,13 @@ static qtm_status check_coverage(merge *m, char *err, size_t errcap) {
     int a = m->owner[doubled_at], b = second;
     int64_t end = doubled_at;
     while (end < nt && m->shards[a]->done[end] && m->shards[b]->done[end]) ++end;
-    return failf(err, errcap, QTM_ERR_INVALID_ARG,
-                 "tiles %lld..%lld are in both %s (shard %lld of %lld) and %s (shard %lld of "
-                 "%lld): give each tile's shard once",
-                 (long long)doubled_at, (long long)end - 1, m->shards[a]->path,
-                 (long long)m->shards[a]->index, (long long)m->shards[a]->count,
-                 m->shards[b]->path, (long long)m->shards[b]->index,
-                 (long long)m->shards[b]->count);
+    return qtm_failf(err, errcap, QTM_ERR_INVALID_ARG, 0,
+                     "tiles %lld..%lld are in both %s (shard %lld of %lld) and %s (shard %lld of "
+                     "%lld): give each tile's shard once",
+                     (long long)doubled_at, (long long)end - 1, m->shards[a]->path,
+                     (long long)m->shards[a]->index, (long long)m->shards[a]->count,
+                     m->shards[b]->path, (long long)m->shards[b]->index,
+                     (long long)m->shards[b]->count);
   }
   int runs = 0;
   int64_t missing = 0;
@@ -168,10 +161,11 @@ static qtm_status check_coverage(merge *m, char *err, size_t errcap) {
   if (!runs) return QTM_OK;
   char told[1024];
   (void)snprintf(told, sizeof told, "%s", err);
-  return failf(err, errcap, QTM_ERR_INVALID_ARG,
-               "%lld of %lld tiles are in no shard given: %s%s; run the missing shards (qtmscan "
-               "run CONFIG --shard K/N) and give their files",
-               (long long)missing, (long long)nt, told, runs > MAX_RUNS_TOLD ? "; and more" : "");
+  return qtm_failf(
+      err, errcap, QTM_ERR_INVALID_ARG, 0,
+      "%lld of %lld tiles are in no shard given: %s%s; run the missing shards (qtmscan "
+      "run CONFIG --shard K/N) and give their files",
+      (long long)missing, (long long)nt, told, runs > MAX_RUNS_TOLD ? "; and more" : "");
 }
 
 /* ---- Analysis --------------------------------------------------------------------------------- */
@@ -189,7 +183,7 @@ static qtm_status merge_analysis(merge *m, char *err, size_t errcap) {
     if (st == QTM_OK) {
       st = qtm_analysis_state_merge(m->an, arrays, n, msg, sizeof msg);
       if (st != QTM_OK)
-        st = failf(err, errcap, QTM_ERR_IO, "%s: %s (damaged)", m->shards[i]->path, msg);
+        st = qtm_failf(err, errcap, QTM_ERR_IO, 0, "%s: %s (damaged)", m->shards[i]->path, msg);
     }
     for (int j = 0; j < n; ++j) free(arrays[j].data);
   }
@@ -206,8 +200,8 @@ static char *source_name(const char *shard, const char *out, char *err, size_t e
   (void)snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - out) + (slash == out) : 1,
                  slash ? out : ".");
   if (!realpath(shard, full) || !realpath(dir, out_dir)) {
-    (void)failf(err, errcap, QTM_ERR_IO, "cannot resolve the path of %s or %s: %s", shard, dir,
-                strerror(errno));
+    (void)qtm_failf(err, errcap, QTM_ERR_IO, 0, "cannot resolve the path of %s or %s: %s", shard,
+                    dir, strerror(errno));
     return NULL;
   }
   /* the longest common directory prefix */
@@ -222,7 +216,7 @@ static char *source_name(const char *shard, const char *out, char *err, size_t e
   size_t need = (size_t)ups * 3 + strlen(full + common) + 2;
   char *name = malloc(need);
   if (!name) {
-    (void)failf(err, errcap, QTM_ERR_NOMEM, "out of memory");
+    (void)qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "out of memory");
     return NULL;
   }
   name[0] = '\0';
@@ -263,7 +257,7 @@ static qtm_status copy_tiles(merge *m, qtm_h5_writer *w, char *err, size_t errca
   }
   goto cleanup;
 nomem:
-  st = failf(err, errcap, QTM_ERR_NOMEM, "out of memory for the tile buffers");
+  st = qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "out of memory for the tile buffers");
 cleanup:
   for (int j = 0; j < out.nobs; ++j) free(out.data[j]);
   for (int d = 0; d < m->ndense; ++d) free(dense[d]);
@@ -299,7 +293,7 @@ static qtm_status write_merged(merge *m, const char *partial, char *err, size_t 
   for (int i = 0; i < m->nshards; ++i) len += strlen(m->shards[i]->path) + 1;
   if (!(merged_from = malloc(len)) || !(names = calloc((size_t)m->nshards, sizeof *names)) ||
       !(sources = calloc((size_t)m->nshards, sizeof *sources))) {
-    st = failf(err, errcap, QTM_ERR_NOMEM, "out of memory");
+    st = qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "out of memory");
     goto cleanup;
   }
   merged_from[0] = '\0';
@@ -365,11 +359,11 @@ qtm_status qtm_merge_run(const char *out, const char *const *shards, int nshards
   m.out = out;
   qtm_status st = QTM_OK;
   char partial[4200];
-  if (nshards < 1) return failf(err, errcap, QTM_ERR_INVALID_ARG, "no shard files given");
+  if (nshards < 1) return qtm_failf(err, errcap, QTM_ERR_INVALID_ARG, 0, "no shard files given");
   if (snprintf(partial, sizeof partial, "%s.partial", out) >= (int)sizeof partial)
-    return failf(err, errcap, QTM_ERR_INVALID_ARG, "the output path %s is too long", out);
+    return qtm_failf(err, errcap, QTM_ERR_INVALID_ARG, 0, "the output path %s is too long", out);
   if (!(m.shards = calloc((size_t)nshards, sizeof *m.shards)))
-    return failf(err, errcap, QTM_ERR_NOMEM, "out of memory");
+    return qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "out of memory");
   m.nshards = nshards;
   for (int i = 0; i < nshards && st == QTM_OK; ++i)
     st = qtm_h5_shard_open(shards[i], &m.shards[i], err, errcap);
@@ -379,11 +373,11 @@ qtm_status qtm_merge_run(const char *out, const char *const *shards, int nshards
   if (st == QTM_OK) st = qtm_output_check(out, opt->force, err, errcap);
   if (st == QTM_OK && access(partial, F_OK) == 0) {
     if (!opt->force)
-      st = failf(err, errcap, QTM_ERR_EXISTS,
-                 "%s exists (left by an interrupted merge or run); pass --force to replace it",
-                 partial);
+      st = qtm_failf(err, errcap, QTM_ERR_EXISTS, 0,
+                     "%s exists (left by an interrupted merge or run); pass --force to replace it",
+                     partial);
     else if (unlink(partial) != 0)
-      st = failf(err, errcap, QTM_ERR_IO, "cannot remove %s: %s", partial, strerror(errno));
+      st = qtm_failf(err, errcap, QTM_ERR_IO, 0, "cannot remove %s: %s", partial, strerror(errno));
   }
   int started = st == QTM_OK;
   if (st == QTM_OK) st = write_merged(&m, partial, err, errcap);

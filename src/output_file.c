@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "output_file.h"
 
+#include "fail.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,22 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static qtm_status fail(char *err, size_t errcap, qtm_status st, const char *fmt, const char *arg,
-                       int errnum) {
-  if (err && errcap) {
-    int n = snprintf(err, errcap, fmt, arg);
-    if (errnum && n >= 0 && (size_t)n < errcap) snprintf(err + n, errcap - (size_t)n, ": %s", strerror(errnum));
-  }
-  return st;
-}
-
 /* mkdir -p of the directory holding path (nothing to do for a bare file name). */
 static qtm_status make_parent(const char *path, char *err, size_t errcap) {
   const char *slash = strrchr(path, '/');
   if (!slash || slash == path) return QTM_OK;
   size_t len = (size_t)(slash - path);
   char *dir = malloc(len + 1);
-  if (!dir) return fail(err, errcap, QTM_ERR_NOMEM, "out of memory", "", 0);
+  if (!dir) return qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "out of memory");
   memcpy(dir, path, len);
   dir[len] = '\0';
   qtm_status st = QTM_OK;
@@ -36,9 +29,10 @@ static qtm_status make_parent(const char *path, char *err, size_t errcap) {
     struct stat sb;
     if (stat(dir, &sb) != 0) {
       if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        st = fail(err, errcap, QTM_ERR_IO, "cannot create the output directory %s", dir, errno);
+        st =
+            qtm_failf(err, errcap, QTM_ERR_IO, errno, "cannot create the output directory %s", dir);
     } else if (!S_ISDIR(sb.st_mode)) {
-      st = fail(err, errcap, QTM_ERR_IO, "%s is not a directory", dir, 0);
+      st = qtm_failf(err, errcap, QTM_ERR_IO, 0, "%s is not a directory", dir);
     }
     dir[i] = c;
   }
@@ -50,9 +44,10 @@ qtm_status qtm_output_check(const char *out, int force, char *err, size_t errcap
   struct stat sb;
   if (stat(out, &sb) == 0) {
     if (S_ISDIR(sb.st_mode))
-      return fail(err, errcap, QTM_ERR_IO, "the output path %s is a directory", out, 0);
+      return qtm_failf(err, errcap, QTM_ERR_IO, 0, "the output path %s is a directory", out);
     if (!force)
-      return fail(err, errcap, QTM_ERR_EXISTS, "%s exists; pass --force to overwrite it", out, 0);
+      return qtm_failf(err, errcap, QTM_ERR_EXISTS, 0, "%s exists; pass --force to overwrite it",
+                       out);
   }
   return make_parent(out, err, errcap);
 }
@@ -73,20 +68,24 @@ static int sync_path(const char *path, int directory) {
 qtm_status qtm_output_publish(const char *partial, const char *out, int force, char *err,
                           size_t errcap) {
   if (sync_path(partial, 0) != 0)
-    return fail(err, errcap, QTM_ERR_IO, "cannot flush %s to disk", partial, errno);
+    return qtm_failf(err, errcap, QTM_ERR_IO, errno, "cannot flush %s to disk", partial);
   if (force) {
     if (rename(partial, out) != 0)
-      return fail(err, errcap, QTM_ERR_IO, "cannot rename the finished file to %s", out, errno);
+      return qtm_failf(err, errcap, QTM_ERR_IO, errno, "cannot rename the finished file to %s",
+                       out);
   } else if (link(partial, out) == 0) {
     unlink(partial);
   } else if (errno == EEXIST) {
-    return fail(err, errcap, QTM_ERR_EXISTS, "%s appeared during the scan; the result stays in .partial", out, 0);
+    return qtm_failf(err, errcap, QTM_ERR_EXISTS, 0,
+                     "%s appeared during the scan; the result stays in .partial", out);
   } else { /* a file system without hard links */
     struct stat sb;
     if (stat(out, &sb) == 0)
-      return fail(err, errcap, QTM_ERR_EXISTS, "%s appeared during the scan; the result stays in .partial", out, 0);
+      return qtm_failf(err, errcap, QTM_ERR_EXISTS, 0,
+                       "%s appeared during the scan; the result stays in .partial", out);
     if (rename(partial, out) != 0)
-      return fail(err, errcap, QTM_ERR_IO, "cannot rename the finished file to %s", out, errno);
+      return qtm_failf(err, errcap, QTM_ERR_IO, errno, "cannot rename the finished file to %s",
+                       out);
   }
   const char *slash = strrchr(out, '/');
   char dir[4096] = ".";

@@ -17,6 +17,7 @@
 #include "qtm/h5_writer.h"
 #include "qtm/mpi_run.h"
 #include "qtm/progress.h"
+#include "fail.h"
 #include "output_file.h"
 #include "scan_results.h"
 #include "tile_check.h"
@@ -26,15 +27,6 @@ void qtm_utc_now(char *buf, size_t cap) {
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static qtm_status fail(char *err, size_t errcap, qtm_status st, const char *fmt, const char *arg,
-                       int errnum) {
-  if (err && errcap) {
-    int n = snprintf(err, errcap, fmt, arg);
-    if (errnum && n >= 0 && (size_t)n < errcap) snprintf(err + n, errcap - (size_t)n, ": %s", strerror(errnum));
-  }
-  return st;
 }
 
 static void notice(const qtm_scan_options *opt, const char *msg) {
@@ -206,7 +198,7 @@ static qtm_status alloc_slots(pipeline *pl, const qtm_scan_plan *plan, int nstor
   }
   return QTM_OK;
 nomem:
-  return fail(err, errcap, QTM_ERR_NOMEM, "out of memory for %s", "tile buffers", 0);
+  return qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "out of memory for %s", "tile buffers");
 }
 
 static int64_t slab_points(const qtm_tiling *tiling, const qtm_grid *g, int64_t first,
@@ -250,7 +242,7 @@ static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tili
   int64_t end = pl->parallel ? pl->first_tile + pl->rounds : pl->end_tile;
   for (int64_t k = pl->first_tile; k < end; ++k) {
     if (!pl->parallel && opt->stop && *opt->stop) {
-      st = fail(err, errcap, QTM_ERR_INTERRUPTED, "%s", "interrupted by a signal", 0);
+      st = qtm_failf(err, errcap, QTM_ERR_INTERRUPTED, 0, "%s", "interrupted by a signal");
       break;
     }
     int outside = k >= pl->end_tile;
@@ -308,7 +300,7 @@ static void plan_from_config(const qtm_config *cfg, const qtm_tiling *tiling,
  * that none waits alone in the next collective call. Without MPI, st itself. */
 static qtm_status agreed(qtm_status st, char *err, size_t errcap) {
   if (qtm_mpi_max(st != QTM_OK) && st == QTM_OK)
-    st = fail(err, errcap, QTM_ERR_IO, "%s", "another MPI rank failed (see its message)", 0);
+    st = qtm_failf(err, errcap, QTM_ERR_IO, 0, "%s", "another MPI rank failed (see its message)");
   return st;
 }
 
@@ -344,17 +336,16 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   const char *out = opt->output_path ? opt->output_path : cfg->output_path;
   char shard_file[4096];
   if (parallel && opt->shard_count > 0)
-    return fail(err, errcap, QTM_ERR_INVALID_ARG, "%s",
-                "--shard splits a scan into separate jobs and mpirun into ranks of one job: "
-                "use one of them",
-                0);
+    return qtm_failf(err, errcap, QTM_ERR_INVALID_ARG, 0, "%s",
+                     "--shard splits a scan into separate jobs and mpirun into ranks of one job: "
+                     "use one of them");
   if (opt->shard_count > 0) {
     if (opt->shard_index < 0 || opt->shard_index >= opt->shard_count)
-      return fail(err, errcap, QTM_ERR_INVALID_ARG, "shard %s: the index must be 0..N-1",
-                  "K/N", 0);
+      return qtm_failf(err, errcap, QTM_ERR_INVALID_ARG, 0, "shard %s: the index must be 0..N-1",
+                       "K/N");
     if (!qtm_scan_shard_path(out, opt->shard_index, opt->shard_count, shard_file,
                              sizeof shard_file))
-      return fail(err, errcap, QTM_ERR_INVALID_ARG, "the output path %s is too long", out, 0);
+      return qtm_failf(err, errcap, QTM_ERR_INVALID_ARG, 0, "the output path %s is too long", out);
     out = shard_file;
   }
   snprintf(sum->output, sizeof sum->output, "%s", out);
@@ -365,8 +356,10 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   qtm_status st;
   struct stat psb;
   if (have_partial && stat(partial, &psb) == 0 && S_ISDIR(psb.st_mode))
-    return fail(err, errcap, QTM_ERR_IO, "%s is a directory, not a partial scan file: move it "
-                "away", partial, 0);
+    return qtm_failf(err, errcap, QTM_ERR_IO, 0,
+                     "%s is a directory, not a partial scan file: move it "
+                     "away",
+                     partial);
   if (opt->resume && !have_partial) {
     if (access(out, F_OK) == 0) { /* a job resubmitted after it finished: nothing to do */
       char msg[4300];
@@ -381,16 +374,17 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   if ((st = qtm_output_check(out, opt->force, err, errcap)) != QTM_OK) return st;
   if (have_partial && !resuming) {
     if (!opt->force)
-      return fail(err, errcap, QTM_ERR_EXISTS,
-                  "%s holds an interrupted run of this output; pass --resume to continue it or "
-                  "--force to start over",
-                  partial, 0);
+      return qtm_failf(
+          err, errcap, QTM_ERR_EXISTS, 0,
+          "%s holds an interrupted run of this output; pass --resume to continue it or "
+          "--force to start over",
+          partial);
     char msg[4300];
     snprintf(msg, sizeof msg, "--force: removing %s left by an earlier, unfinished run", partial);
     notice(opt, msg);
     qtm_mpi_barrier(); /* every rank has looked at it before rank 0 removes it */
     if (mp.rank == 0 && unlink(partial) != 0)
-      st = fail(err, errcap, QTM_ERR_IO, "cannot remove %s", partial, errno);
+      st = qtm_failf(err, errcap, QTM_ERR_IO, errno, "cannot remove %s", partial);
     else
       st = QTM_OK;
     if ((st = agreed(st, err, errcap)) != QTM_OK) return st;
@@ -420,7 +414,7 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   char msg[512] = "";
 
   st = qtm_backend_open(opt->backend, &plan, opt->threads, &b, msg, sizeof msg);
-  if (st != QTM_OK) fail(err, errcap, st, "%s", msg, 0);
+  if (st != QTM_OK) qtm_failf(err, errcap, st, 0, "%s", msg);
   if ((st = agreed(st, err, errcap)) != QTM_OK) goto cleanup;
   notice(opt, msg);
   snprintf(sum->backend, sizeof sum->backend, "%s", b->name);
@@ -464,7 +458,7 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   }
   if (resuming) {
     if (!(done = calloc((size_t)tiling.ntiles, 1))) {
-      st = fail(err, errcap, QTM_ERR_NOMEM, "%s", "out of memory for the tile marks", 0);
+      st = qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "%s", "out of memory for the tile marks");
       goto cleanup;
     }
     st = qtm_h5_writer_resume(partial, &layout, &prov, done, &w, err, errcap);
@@ -496,13 +490,13 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   st = alloc_slots(&pl, &plan, cfg->nobs, cfg->dtype, err, errcap);
   if ((st = agreed(st, err, errcap)) != QTM_OK) goto cleanup;
   if (pthread_mutex_init(&pl.mu, NULL) != 0 || pthread_cond_init(&pl.cv, NULL) != 0) {
-    st = fail(err, errcap, QTM_ERR_NOMEM, "%s", "cannot create the writer's lock", 0);
+    st = qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "%s", "cannot create the writer's lock");
     goto cleanup;
   }
   sync_ready = 1;
   pl.writer = w;
   if (pthread_create(&thread, NULL, writer_main, &pl) != 0) {
-    st = fail(err, errcap, QTM_ERR_NOMEM, "%s", "cannot start the writer thread", 0);
+    st = qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "%s", "cannot start the writer thread");
     goto cleanup;
   }
   thread_started = 1;
@@ -528,7 +522,7 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
             (long long)sum->tiles_verified);
   if (st == QTM_OK && pl.writer_status != QTM_OK) {
     st = pl.writer_status;
-    fail(err, errcap, st, "%s", pl.writer_err, 0);
+    qtm_failf(err, errcap, st, 0, "%s", pl.writer_err);
   }
   if (st != QTM_OK) goto cleanup;
 
@@ -609,7 +603,7 @@ qtm_status qtm_scan_estimate_run(const qtm_config *cfg, const qtm_scan_options *
   memset(&pl, 0, sizeof pl);
   char msg[512] = "";
   st = qtm_backend_open(opt->backend, &plan, opt->threads, &b, msg, sizeof msg);
-  if (st != QTM_OK) return fail(err, errcap, st, "%s", msg, 0);
+  if (st != QTM_OK) return qtm_failf(err, errcap, st, 0, "%s", msg);
   notice(opt, msg);
   snprintf(est->backend, sizeof est->backend, "%s", b->name);
   snprintf(est->device, sizeof est->device, "%s", b->device);

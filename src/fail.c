@@ -1,0 +1,17 @@
+/* One error message: see fail.h. */
+#include "fail.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+qtm_status qtm_failf(char *err, size_t errcap, qtm_status st, int errnum, const char *fmt, ...) {
+  if (!err || !errcap) return st;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(err, errcap, fmt, ap);
+  va_end(ap);
+  if (errnum && n >= 0 && (size_t)n < errcap)
+    (void)snprintf(err + n, errcap - (size_t)n, ": %s", strerror(errnum));
+  return st;
+}

@@ -233,6 +233,42 @@ cleanup:
   return rc;
 }
 
+qtm_status qtm_h5_shard_read_chunk(const qtm_h5_shard *s, const char *name, const qtm_tile *t,
+                                   int naxes, void **data, size_t *size, uint32_t *filter_mask,
+                                   char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t dset = H5I_INVALID_HID;
+  hsize_t offset[QTM_MAX_AXES], nbytes = 0;
+  qtm_h5_quiet q;
+  *data = NULL;
+  for (int k = 0; k < naxes; ++k) offset[k] = (hsize_t)t->start[k];
+  qtm_h5_quiet_begin(&q);
+  H5_CHECK(dset = H5Dopen2(s->file, name, H5P_DEFAULT), "H5Dopen2", "map %s of %s", name,
+           s->path);
+  H5_CHECK(H5Dget_chunk_storage_size(dset, offset, &nbytes), "H5Dget_chunk_storage_size",
+           "tile %lld of map %s of %s", (long long)t->index, name, s->path);
+  if (nbytes == 0) {
+    rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: map %s has no chunk for tile %lld, which "
+                         "the shard marks done (damaged)", s->path, name, (long long)t->index);
+    goto cleanup;
+  }
+  if (!(*data = malloc((size_t)nbytes))) {
+    rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory reading %s", s->path);
+    goto cleanup;
+  }
+  H5_CHECK(H5Dread_chunk(dset, H5P_DEFAULT, offset, filter_mask, *data), "H5Dread_chunk",
+           "tile %lld of map %s of %s", (long long)t->index, name, s->path);
+  *size = (size_t)nbytes;
+cleanup:
+  if (rc != QTM_OK) {
+    free(*data);
+    *data = NULL;
+  }
+  qtm_h5_close(&dset, H5Dclose, "H5Dclose", name, &rc, err, errcap);
+  qtm_h5_quiet_end(&q);
+  return rc;
+}
+
 typedef struct state_walk {
   const qtm_h5_shard *s;
   qtm_state_array *arrays;

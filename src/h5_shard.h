@@ -39,6 +39,13 @@ qtm_status qtm_h5_shard_read_tile(const qtm_h5_shard *s, const char *name, const
 qtm_status qtm_h5_read_tile(hid_t file, const char *path, const char *name, const qtm_tile *t,
                             int naxes, qtm_dtype dtype, void *buf, char *err, size_t errcap);
 
+/* The stored bytes (after the filters) of tile t's chunk of the full-grid dataset `name`: a
+ * new buffer in *data (the caller frees it), its size and filter mask. A tile is one chunk (the
+ * chunk shape is the tile shape); the chunk must be there (QTM_ERR_IO otherwise). */
+qtm_status qtm_h5_shard_read_chunk(const qtm_h5_shard *s, const char *name, const qtm_tile *t,
+                                   int naxes, void **data, size_t *size, uint32_t *filter_mask,
+                                   char *err, size_t errcap);
+
 /* Reads the analysis' partial state (qtmscan_state/analysis/\*) into arrays[0..*n) (at most
  * cap; the caller frees each data). */
 qtm_status qtm_h5_shard_read_state(const qtm_h5_shard *s, qtm_state_array *arrays, int cap,

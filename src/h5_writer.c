@@ -1668,6 +1668,61 @@ static void start_writeback(qtm_h5_writer *w) {
 #endif
 }
 
+/* After a tile's values: they reach the file before the mark that says they are there, so that
+ * after a kill a tile marked done is whole in every map, and one written but not marked is
+ * computed again. */
+static qtm_status mark_done(qtm_h5_writer *w, int64_t index, hid_t dxpl, char *err,
+                            size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hsize_t at = (hsize_t)index, one = 1;
+  const unsigned char mark = 1;
+  H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "tile %lld", (long long)index);
+  H5_CHECK(H5Sselect_hyperslab(w->done_space, H5S_SELECT_SET, &at, NULL, &one, NULL),
+           "H5Sselect_hyperslab", "%s[%lld]", STATE_DONE, (long long)index);
+  H5_CHECK(H5Dwrite(w->done, H5T_NATIVE_UCHAR, w->one_space, w->done_space, dxpl, &mark),
+           "H5Dwrite", "%s[%lld]", STATE_DONE, (long long)index);
+  H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "done mark of tile %lld",
+           (long long)index);
+  if (!w->parallel) {
+    start_writeback(w);
+    rc = trim_cache(w, err, errcap);
+  }
+cleanup:
+  return rc;
+}
+
+qtm_status qtm_h5_writer_write_raw_tile(qtm_h5_writer *w, const qtm_tile *tile,
+                                        const qtm_h5_raw_chunk *raw, char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  qtm_h5_quiet q;
+  if (!w || !tile || !raw) return bad_arg(err, errcap, "qtm_h5_writer_write_raw_tile: no writer");
+  if (w->is_virtual || w->parallel || w->naxes == 0)
+    return bad_arg(err, errcap, "tile %lld: raw chunks go only to a serial file with axes",
+                   (long long)tile->index);
+  if (tile->index < 0 || tile->index >= w->ntiles)
+    return bad_arg(err, errcap, "tile %lld: index outside 0..%lld", (long long)tile->index,
+                   (long long)w->ntiles - 1);
+  hsize_t offset[QTM_MAX_AXES];
+  int64_t rest = tile->index;
+  for (int k = w->naxes - 1; k >= 0; --k) { /* the tile's chunk, from its index alone */
+    offset[k] = (hsize_t)(rest % w->tiles_per_axis[k] * w->tile_shape[k]);
+    rest /= w->tiles_per_axis[k];
+  }
+  quiet_begin(w, &q);
+  for (int j = 0; j < w->nobs + w->ndense; ++j) {
+    hid_t dset = j < w->nobs ? w->map[j] : w->dense[j - w->nobs].dset;
+    const char *name = j < w->nobs ? qtm_obs_table[w->obs[j]].name : w->dense[j - w->nobs].name;
+    H5_CHECK(H5Dwrite_chunk(dset, H5P_DEFAULT, raw[j].filter_mask, offset, raw[j].size,
+                            raw[j].data),
+             "H5Dwrite_chunk", "map %s tile %lld", name, (long long)tile->index);
+  }
+  rc = mark_done(w, tile->index, H5P_DEFAULT, err, errcap);
+cleanup:
+  tell_system_error(w, 0, rc, err, errcap);
+  qtm_h5_quiet_end(&q);
+  return rc;
+}
+
 qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, const qtm_tile_out *out,
                                     const void *const *dense, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
@@ -1719,21 +1774,7 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
     H5_CHECK(H5Dwrite(w->dense[m].dset, st.mem, msel, fsel, dxpl, dense[m]), "H5Dwrite",
              "map %s tile %lld", w->dense[m].name, (long long)tile->index);
   }
-  /* The values reach the file before the mark that says they are there: after a kill, a tile
-   * marked done is whole in every map, and one written but not marked is computed again. */
-  H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "tile %lld", (long long)tile->index);
-  hsize_t at = (hsize_t)tile->index, one = 1;
-  const unsigned char mark = 1;
-  H5_CHECK(H5Sselect_hyperslab(w->done_space, H5S_SELECT_SET, &at, NULL, &one, NULL),
-           "H5Sselect_hyperslab", "%s[%lld]", STATE_DONE, (long long)tile->index);
-  H5_CHECK(H5Dwrite(w->done, H5T_NATIVE_UCHAR, w->one_space, w->done_space, dxpl, &mark),
-           "H5Dwrite", "%s[%lld]", STATE_DONE, (long long)tile->index);
-  H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "done mark of tile %lld",
-           (long long)tile->index);
-  if (!w->parallel) {
-    start_writeback(w);
-    rc = trim_cache(w, err, errcap);
-  }
+  rc = mark_done(w, tile->index, dxpl, err, errcap);
 cleanup:
   if (dxpl != H5P_DEFAULT) qtm_h5_close(&dxpl, H5Pclose, "H5Pclose", "transfer properties", &rc, err, errcap);
   qtm_h5_close(&mspace, H5Sclose, "H5Sclose", "tile memory dataspace", &rc, err, errcap);

@@ -225,7 +225,39 @@ static char *source_name(const char *shard, const char *out, char *err, size_t e
   return name;
 }
 
-/* Copies every tile's values of every map from the shard holding it. */
+/* Copies every tile's chunks of every map from the shard holding it as stored: no decoding and
+ * encoding again (a merge of compressed maps costs disk time only), and the merged file's
+ * chunks are the single run's byte for byte. */
+static qtm_status copy_chunks(merge *m, qtm_h5_writer *w, char *err, size_t errcap) {
+  qtm_status st = QTM_OK;
+  const qtm_config *c = &m->cfg;
+  int nmaps = c->nobs + m->ndense;
+  qtm_h5_raw_chunk *raw = calloc((size_t)nmaps, sizeof *raw);
+  void **bytes = calloc((size_t)nmaps, sizeof *bytes);
+  if (!raw || !bytes) st = qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "out of memory");
+  for (int64_t k = 0; k < m->tiling.ntiles && st == QTM_OK; ++k) {
+    const qtm_h5_shard *s = m->shards[m->owner[k]];
+    qtm_tile tile;
+    qtm_tiling_tile(&m->tiling, &c->grid, k, &tile);
+    for (int j = 0; j < nmaps && st == QTM_OK; ++j) {
+      const char *name = j < c->nobs ? qtm_obs_table[c->obs[j]].name : m->dense[j - c->nobs].name;
+      st = qtm_h5_shard_read_chunk(s, name, &tile, c->grid.desc.naxes, &bytes[j], &raw[j].size,
+                                   &raw[j].filter_mask, err, errcap);
+      raw[j].data = bytes[j];
+    }
+    if (st == QTM_OK) st = qtm_h5_writer_write_raw_tile(w, &tile, raw, err, errcap);
+    for (int j = 0; j < nmaps; ++j) {
+      free(bytes[j]);
+      bytes[j] = NULL;
+    }
+  }
+  free(raw);
+  free(bytes);
+  return st;
+}
+
+/* Copies every tile's values of every map from the shard holding it (a grid without axes,
+ * whose maps are not chunked). */
 static qtm_status copy_tiles(merge *m, qtm_h5_writer *w, char *err, size_t errcap) {
   qtm_status st = QTM_OK;
   const qtm_config *c = &m->cfg;
@@ -333,7 +365,10 @@ static qtm_status write_merged(merge *m, const char *partial, char *err, size_t 
                             .fingerprint = first->fingerprint,
                             .merged_from = merged_from};
   if ((st = qtm_h5_writer_create(partial, &layout, &prov, &w, err, errcap)) != QTM_OK) goto cleanup;
-  if (!m->opt->virtual_maps && (st = copy_tiles(m, w, err, errcap)) != QTM_OK) goto cleanup;
+  if (!m->opt->virtual_maps) {
+    st = c->grid.desc.naxes > 0 ? copy_chunks(m, w, err, errcap) : copy_tiles(m, w, err, errcap);
+    if (st != QTM_OK) goto cleanup;
+  }
   if (m->an && (st = qtm_scan_write_analysis(m->an, w, err, errcap)) != QTM_OK) goto cleanup;
   qtm_utc_now(end, sizeof end);
   st = qtm_h5_writer_finish(w, end, merged_rate(m), err, errcap);

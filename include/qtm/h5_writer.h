@@ -6,6 +6,7 @@
 #define QTM_H5_WRITER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "qtm/grid.h"
@@ -83,6 +84,19 @@ qtm_status qtm_h5_writer_resume(const char *path, const qtm_h5_layout *layout,
  * complete in the file. */
 qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, const qtm_tile_out *out,
                                     const void *const *dense, char *err, size_t errcap);
+/* A chunk as a file stores it (after its filters): what H5Dread_chunk gives and
+ * H5Dwrite_chunk takes. */
+typedef struct qtm_h5_raw_chunk {
+  uint32_t filter_mask;
+  size_t size;
+  const void *data;
+} qtm_h5_raw_chunk;
+
+/* Writes tile's chunk of every map as stored bytes (raw[0..nobs) the observables', then the
+ * dense maps'), copied from a file of the same layout (the merge copies shards' chunks without
+ * decoding them), then marks it done as write_tile does. Serial files with axes only. */
+qtm_status qtm_h5_writer_write_raw_tile(qtm_h5_writer *w, const qtm_tile *tile,
+                                        const qtm_h5_raw_chunk *raw, char *err, size_t errcap);
 /* In a parallel file: this rank's part of a round of write_tile calls when it has no tile. */
 qtm_status qtm_h5_writer_skip_round(qtm_h5_writer *w, char *err, size_t errcap);
 /* After the last tile, before finish: the analysis' maps over fewer axes, tables, attributes. */

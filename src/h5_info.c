@@ -697,15 +697,21 @@ static qtm_status print_map(hid_t file, const char *name, FILE *out, char *err, 
     fprintf(out, "%s%s=%llu", k ? ", " : "", dname, (unsigned long long)dims[k]);
   }
   fprintf(out, ")  %s", type_name(type));
-  if (chunked) {
+  if (layout == H5D_VIRTUAL) { /* a merge --virtual: the values live in the shards */
+    size_t nmaps = 0;
+    H5_CHECK(H5Pget_virtual_count(dcpl, &nmaps), "H5Pget_virtual_count", "map %s", name);
+    fprintf(out, "  virtual, read from %zu shard file%s", nmaps, nmaps == 1 ? "" : "s");
+  } else if (chunked) {
     fputs("  chunks ", out);
     for (int k = 0; k < rank; ++k)
       fprintf(out, "%s%llu", k ? "x" : "", (unsigned long long)chunk[k]);
   } else {
     fputs(rank ? "  contiguous" : "  scalar", out);
   }
-  fputs("  compression ", out);
-  print_filters(dcpl, nfilters, out);
+  if (layout != H5D_VIRTUAL) {
+    fputs("  compression ", out);
+    print_filters(dcpl, nfilters, out);
+  }
   fputs("  units ", out);
   put_line_text(out, units ? units : "-");
   fputc('\n', out);

@@ -164,6 +164,17 @@ Test(shards, merged_shards_equal_the_single_run) {
   cr_expect(strstr(text, "shard        2 of 3 (0-based), tiles 14 to 22") &&
                 strstr(text, "complete (this shard)"),
             "%s", text);
+  /* and a virtual file's maps from their shards */
+  in_dir(shard, sizeof shard, "virtual-3.h5");
+  cr_assert_eq(qtm_proc_run(argv, info, &p), 0);
+  qtm_proc_free(&p);
+  f = fopen(info, "r");
+  cr_assert_not_null(f);
+  text[fread(text, 1, sizeof text - 1, f)] = '\0';
+  fclose(f);
+  cr_expect(strstr(text, "float32  virtual, read from 3 shard files") &&
+                strstr(text, "merged from"),
+            "%s", text);
 }
 
 /* The shards given in any order merge alike; a virtual file reads its shards from another

@@ -1,5 +1,6 @@
 /* The CPU backend: an OpenMP loop over the points of a tile, each calling the shared
- * qtm_tile_eval_point (the same code the CUDA kernel runs). */
+ * qtm_tile_eval_point_tab (the per-point code the CUDA kernel runs), with the tile's
+ * transcendental factors tabulated per axis coordinate first (tile_eval.h). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,63 @@ typedef struct cpu_impl {
   int threads;
 } cpu_impl;
 
+void qtm_tile_tables_init(qtm_tile_tables *tab, const qtm_grid_desc *d, const qtm_tile *t,
+                          unsigned need) {
+  unsigned local_axes, global_axes;
+  qtm_factor_axes(d, &local_axes, &global_axes);
+  tab->nlocal = qtm_tile_table_layout(t, d->naxes, local_axes, tab->local_stride);
+  tab->nglobal = qtm_tile_table_layout(t, d->naxes, global_axes, tab->global_stride);
+  tab->local = NULL;
+  tab->global = NULL;
+  /* A table of more than one entry per two points would save less than it costs to fill. */
+  if ((need & (QTM_NEED_LOCAL | QTM_NEED_MEAN_T)) && tab->nlocal <= t->npoints / 2)
+    tab->local = malloc((size_t)tab->nlocal * sizeof *tab->local);
+  if ((need & QTM_NEED_GLOBAL) && tab->nglobal <= t->npoints / 2)
+    tab->global = malloc((size_t)tab->nglobal * sizeof *tab->global);
+}
+
+/* Parameters of the tile point whose coordinates along `axes` are entry i of a table laid out
+ * by qtm_tile_table_layout (the other axes at the tile's start, which the factors ignore). */
+static void table_point(const qtm_grid_desc *d, const double *values, const qtm_tile *t,
+                        const int64_t *stride, int64_t i, qtm_params *p) {
+  int64_t coord[QTM_MAX_AXES] = {0}; /* GCC cannot see that naxes entries are set */
+  for (int k = d->naxes - 1; k >= 0; --k) {
+    coord[k] = t->start[k];
+    if (stride[k] != 0) {
+      coord[k] += i % t->count[k];
+      i /= t->count[k];
+    }
+  }
+  qtm_grid_point(d, values, coord, p);
+}
+
+void qtm_tile_tables_fill(qtm_tile_tables *tab, const qtm_grid_desc *d, const double *values,
+                          const qtm_tile *t, unsigned need) {
+  if (tab->local) {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < tab->nlocal; ++i) {
+      qtm_params p;
+      table_point(d, values, t, tab->local_stride, i, &p);
+      tab->local[i] = qtm_local_factors_at(&p, need);
+    }
+  }
+  if (tab->global) {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < tab->nglobal; ++i) {
+      qtm_params p;
+      table_point(d, values, t, tab->global_stride, i, &p);
+      tab->global[i] = qtm_global_factors_at(&p, need);
+    }
+  }
+}
+
+void qtm_tile_tables_free(qtm_tile_tables *tab) {
+  free(tab->local);
+  free(tab->global);
+  tab->local = NULL;
+  tab->global = NULL;
+}
+
 static qtm_status cpu_eval_tile(qtm_backend *b, const qtm_tile *t, const qtm_tile_out *out,
                                 char *err, size_t errcap) {
   (void)err;
@@ -19,11 +77,20 @@ static qtm_status cpu_eval_tile(qtm_backend *b, const qtm_tile *t, const qtm_til
   const qtm_grid_desc *d = &g->desc;
   const double *values = g->values;
   const unsigned need = qtm_tile_out_need(out);
+  qtm_tile_tables tab;
+  qtm_tile_tables_init(&tab, d, t, need);
   /* Static schedule: every point costs about the same, and it keeps each thread's writes in
    * one contiguous stretch of the output arrays. Tiles too small to repay waking the team
-   * (~tens of microseconds on a loaded machine) run on this thread. */
-#pragma omp parallel for schedule(static) num_threads(impl->threads) if (t->npoints >= 4096)
-  for (int64_t l = 0; l < t->npoints; ++l) qtm_tile_eval_point_need(d, values, t, l, out, need);
+   * (~tens of microseconds on a loaded machine) run on this thread. The tables are filled by
+   * the team too; the fill's barrier comes before any point reads them. */
+#pragma omp parallel num_threads(impl->threads) if (t->npoints >= 4096)
+  {
+    qtm_tile_tables_fill(&tab, d, values, t, need);
+#pragma omp for schedule(static)
+    for (int64_t l = 0; l < t->npoints; ++l)
+      qtm_tile_eval_point_tab(d, values, t, l, out, need, &tab);
+  }
+  qtm_tile_tables_free(&tab);
   return QTM_OK;
 }
 

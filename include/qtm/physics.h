@@ -421,12 +421,16 @@ QTM_FN double qtm_x2_csch(double w, double T) {
   return 2.0 * x * x * e / (-expm1(-2.0 * x));
 }
 
-/* Eq. 25: kappa_global(T) = gL gR/(gL + gR) [x+^2 csch x+ + x-^2 csch x-] / 2, x+- = w+-/T. */
-QTM_FN double qtm_kappa_global(const qtm_params *p, double T) {
+/* Eq. 25: kappa_global(T) = gL gR/(gL + gR) [x+^2 csch x+ + x-^2 csch x-] / 2, x+- = w+-/T,
+ * from the bracket s = x+^2 csch x+ + x-^2 csch x- (which depends on omega, g and T only). */
+QTM_FN double qtm_kappa_global_s(const qtm_params *p, double s) {
   double sum = p->gammaL + p->gammaR;
   if (sum == 0.0) return 0.0;
-  return p->gammaL * p->gammaR / sum * 0.5 *
-         (qtm_x2_csch(p->omega + p->g, T) + qtm_x2_csch(p->omega - p->g, T));
+  return p->gammaL * p->gammaR / sum * 0.5 * s;
+}
+
+QTM_FN double qtm_kappa_global(const qtm_params *p, double T) {
+  return qtm_kappa_global_s(p, qtm_x2_csch(p->omega + p->g, T) + qtm_x2_csch(p->omega - p->g, T));
 }
 
 /* ---- The observables of one point ---------------------------------------------------------- */
@@ -454,18 +458,69 @@ typedef char qtm_obs_mask_fits[QTM_OBS_COUNT <= 32 ? 1 : -1];
   (QTM_OBS_BIT(QTM_OBS_J_global) | QTM_OBS_BIT(QTM_OBS_dJ_global_dTL) |                        \
    QTM_OBS_BIT(QTM_OBS_kappa_global) | QTM_NEED_GLOBAL_REV)
 
+/* ---- A point's transcendentals, apart from everything else it evaluates --------------------- */
+
+/* Every libm call of a point's observables has arguments that depend on (omega, TL, TR) only
+ * (the local mode) or on (omega, g, TL, TR) only (the global modes). A scan whose axes repeat
+ * those values over many points (a tile of TL x TR x gamma_ratio x g has TL x TR local and
+ * TL x TR x g global values) computes them once per distinct value and hands them to
+ * qtm_eval_closed_factors; a point on its own computes them with the same functions below.
+ * The values are the same bits either way: the same calls on the same arguments. */
+typedef struct qtm_local_factors {
+  qtm_pair q;       /* qtm_pair_at(omega, TL, TR): need & QTM_NEED_LOCAL */
+  qtm_thermal mean; /* qtm_thermal_at(omega, (TL + TR)/2): need & QTM_NEED_MEAN_T */
+} qtm_local_factors;
+
+typedef struct qtm_global_factors {
+  qtm_pair q[2];   /* qtm_pair_at(omega +- g, TL, TR): need & QTM_NEED_GLOBAL */
+  double x2_csch;  /* the bracket of qtm_kappa_global at (TL + TR)/2: need & kappa_global */
+} qtm_global_factors;
+
+/* The parts that `need` asks for; the others are 0 (and never read). */
+QTM_FN qtm_local_factors qtm_local_factors_at(const qtm_params *p, unsigned need) {
+  qtm_local_factors f;
+  double Tm = 0.5 * (p->TL + p->TR);
+  if (need & QTM_NEED_LOCAL) {
+    f.q = qtm_pair_at(p->omega, p->TL, p->TR);
+  } else {
+    f.q.tl.x = f.q.tl.e = f.q.tl.m = f.q.tr.x = f.q.tr.e = f.q.tr.m = 0.0;
+    f.q.TL = f.q.TR = f.q.d = f.q.E = 0.0;
+  }
+  if (need & QTM_NEED_MEAN_T) f.mean = qtm_thermal_at(p->omega, Tm);
+  else f.mean.x = f.mean.e = f.mean.m = 0.0;
+  return f;
+}
+
+/* Meaningful where qtm_global_applies(p); elsewhere finite or not, and unused. */
+QTM_FN qtm_global_factors qtm_global_factors_at(const qtm_params *p, unsigned need) {
+  qtm_global_factors f;
+  double Tm = 0.5 * (p->TL + p->TR);
+  double w0 = p->omega + p->g, w1 = p->omega - p->g;
+  f.q[0] = qtm_pair_at(w0, p->TL, p->TR);
+  f.q[1] = qtm_pair_at(w1, p->TL, p->TR);
+  f.x2_csch = (need & QTM_OBS_BIT(QTM_OBS_kappa_global)) ? qtm_x2_csch(w0, Tm) + qtm_x2_csch(w1, Tm)
+                                                         : 0.0;
+  return f;
+}
+
 /* Fills the observables of `need` (a QTM_OBS_BIT set) of the (valid) point p into o, NaN where
  * one does not apply; other entries of o may be written or left as they were. Each mode's
  * thermal factors are computed once and shared by the forward and reverse process and every
  * formula, so a scan of a few observables pays for those only. Every value has the same bits
- * whatever else `need` holds. */
-QTM_FN void qtm_eval_closed_select(const qtm_params *p, unsigned need, qtm_obs *o) {
+ * whatever else `need` holds. lf and gf: the point's factors, computed by
+ * qtm_local_factors_at / qtm_global_factors_at(p, need) for p's (omega, TL, TR) resp.
+ * (omega, g, TL, TR) with at least `need`, or NULL to compute them here. */
+QTM_FN void qtm_eval_closed_factors(const qtm_params *p, unsigned need,
+                                    const qtm_local_factors *lf, const qtm_global_factors *gf,
+                                    qtm_obs *o) {
   double *v = o->v;
-  double Tm = 0.5 * (p->TL + p->TR);
   int two_sites = p->N == 2;
+  /* by value: a pointer to a local would keep it out of registers in the CUDA kernel */
+  qtm_local_factors lx;
+  if (need & (QTM_NEED_LOCAL | QTM_NEED_MEAN_T)) lx = lf ? *lf : qtm_local_factors_at(p, need);
 
   if (need & QTM_NEED_LOCAL) {
-    qtm_pair q = qtm_pair_at(p->omega, p->TL, p->TR);
+    qtm_pair q = lx.q;
     qtm_local fwd = qtm_local_current_pair(p, q);
     v[QTM_OBS_J1] = fwd.J1;
     v[QTM_OBS_alpha] = fwd.alpha;
@@ -498,7 +553,8 @@ QTM_FN void qtm_eval_closed_select(const qtm_params *p, unsigned need, qtm_obs *
   }
 
   if (need & QTM_NEED_MEAN_T) {
-    qtm_thermal tm = qtm_thermal_at(p->omega, Tm);
+    double Tm = 0.5 * (p->TL + p->TR);
+    qtm_thermal tm = lx.mean;
     v[QTM_OBS_kappa1] = qtm_kappa1_th(p, Tm, tm);
     v[QTM_OBS_kappa2] = qtm_alpha_at_th(p, tm) * v[QTM_OBS_kappa1];
   }
@@ -507,8 +563,9 @@ QTM_FN void qtm_eval_closed_select(const qtm_params *p, unsigned need, qtm_obs *
   if (need & QTM_NEED_GLOBAL) {
     if (qtm_global_applies(p)) {
       double w[2] = {p->omega + p->g, p->omega - p->g};
-      qtm_pair q0 = qtm_pair_at(w[0], p->TL, p->TR);
-      qtm_pair q1 = qtm_pair_at(w[1], p->TL, p->TR);
+      qtm_global_factors gx = gf ? *gf : qtm_global_factors_at(p, need);
+      qtm_pair q0 = gx.q[0];
+      qtm_pair q1 = gx.q[1];
       /* written out, not looped: a loop here leaves a 176-byte stack frame in the kernel */
       qtm_global_mode f[2];
       f[0] = qtm_global_mode_pair(p, w[0], q0);
@@ -524,12 +581,18 @@ QTM_FN void qtm_eval_closed_select(const qtm_params *p, unsigned need, qtm_obs *
         v[QTM_OBS_contrast_global] =
             qtm_global_contrast(p, f, w, v[QTM_OBS_J_global], v[QTM_OBS_J_global_rev]);
       }
-      if (need & QTM_OBS_BIT(QTM_OBS_kappa_global)) v[QTM_OBS_kappa_global] = qtm_kappa_global(p, Tm);
+      if (need & QTM_OBS_BIT(QTM_OBS_kappa_global))
+        v[QTM_OBS_kappa_global] = qtm_kappa_global_s(p, gx.x2_csch);
     } else { /* global ME derived for two qubits between bosonic baths, 0 < g < omega only */
       v[QTM_OBS_J_global] = v[QTM_OBS_J_global_rev] = v[QTM_OBS_contrast_global] = NAN;
       v[QTM_OBS_kappa_global] = v[QTM_OBS_dJ_global_dTL] = NAN;
     }
   }
+}
+
+/* qtm_eval_closed_factors with every factor computed here. */
+QTM_FN void qtm_eval_closed_select(const qtm_params *p, unsigned need, qtm_obs *o) {
+  qtm_eval_closed_factors(p, need, NULL, NULL, o);
 }
 
 /* Fills o with every observable of the (valid) point p; NaN where one does not apply. */

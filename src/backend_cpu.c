@@ -13,15 +13,19 @@ typedef struct cpu_impl {
 
 void qtm_tile_tables_init(qtm_tile_tables *tab, const qtm_grid_desc *d, const qtm_tile *t,
                           unsigned need) {
-  unsigned local_axes, global_axes;
-  qtm_factor_axes(d, &local_axes, &global_axes);
+  unsigned local_axes, stats_axes, global_axes;
+  qtm_factor_axes(d, &local_axes, &stats_axes, &global_axes);
   tab->nlocal = qtm_tile_table_layout(t, d->naxes, local_axes, tab->local_stride);
+  tab->nstats = qtm_tile_table_layout(t, d->naxes, stats_axes, tab->stats_stride);
   tab->nglobal = qtm_tile_table_layout(t, d->naxes, global_axes, tab->global_stride);
   tab->local = NULL;
+  tab->stats = NULL;
   tab->global = NULL;
   /* A table of more than one entry per two points would save less than it costs to fill. */
   if ((need & (QTM_NEED_LOCAL | QTM_NEED_MEAN_T)) && tab->nlocal <= t->npoints / 2)
     tab->local = malloc((size_t)tab->nlocal * sizeof *tab->local);
+  if ((need & QTM_NEED_LOCAL) && tab->nstats <= t->npoints / 2)
+    tab->stats = malloc((size_t)tab->nstats * sizeof *tab->stats);
   if ((need & QTM_NEED_GLOBAL) && tab->nglobal <= t->npoints / 2)
     tab->global = malloc((size_t)tab->nglobal * sizeof *tab->global);
 }
@@ -51,6 +55,14 @@ void qtm_tile_tables_fill(qtm_tile_tables *tab, const qtm_grid_desc *d, const do
       tab->local[i] = qtm_local_factors_at(&p, need);
     }
   }
+  if (tab->stats) {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < tab->nstats; ++i) {
+      qtm_params p;
+      table_point(d, values, t, tab->stats_stride, i, &p);
+      tab->stats[i] = qtm_local_stats_at(&p, qtm_local_factors_at(&p, need).q, need);
+    }
+  }
   if (tab->global) {
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < tab->nglobal; ++i) {
@@ -63,8 +75,10 @@ void qtm_tile_tables_fill(qtm_tile_tables *tab, const qtm_grid_desc *d, const do
 
 void qtm_tile_tables_free(qtm_tile_tables *tab) {
   free(tab->local);
+  free(tab->stats);
   free(tab->global);
   tab->local = NULL;
+  tab->stats = NULL;
   tab->global = NULL;
 }
 

@@ -166,19 +166,38 @@ QTM_FN double qtm_alpha(double gL, double gR, double g, double uL, double uR) {
   return 1.0 / (1.0 + q);
 }
 
-/* Local current for the bath temperatures of q (mode p->omega), other parameters from p. */
-QTM_FN qtm_local qtm_local_current_pair(const qtm_params *p, qtm_pair q) {
+/* The part of a local current that depends on the temperatures, the mode and the statistics
+ * only (not on the rates, g or N): where those repeat over many points, a scan tabulates it. */
+typedef struct qtm_local_stat {
+  double b, uL, uR; /* as in qtm_local */
+} qtm_local_stat;
+
+QTM_FN qtm_local_stat qtm_local_stat_at(const qtm_params *p, qtm_pair q) {
+  qtm_local_stat s;
+  s.b = qtm_pair_gap(q, p->epsL, p->epsR);
+  s.uL = qtm_h(q.tl, p->epsL) / qtm_h(q.tl, p->eps_a);
+  s.uR = qtm_h(q.tr, p->epsR) / qtm_h(q.tr, p->eps_a);
+  return s;
+}
+
+/* Local current from its temperature part s, rates, g and N from p. */
+QTM_FN qtm_local qtm_local_current_stat(const qtm_params *p, qtm_local_stat s) {
   qtm_local r;
   double gLgR = p->gammaL * p->gammaR;
-  r.b = qtm_pair_gap(q, p->epsL, p->epsR);
-  r.uL = qtm_h(q.tl, p->epsL) / qtm_h(q.tl, p->eps_a);
-  r.uR = qtm_h(q.tr, p->epsR) / qtm_h(q.tr, p->eps_a);
+  r.b = s.b;
+  r.uL = s.uL;
+  r.uR = s.uR;
   r.S = p->gammaL * r.uL + p->gammaR * r.uR;
   /* A disconnected bath carries no heat: J1 = 0, also when both rates are 0 (S = 0). */
   r.J1 = gLgR == 0.0 ? 0.0 : ((2.0 * p->omega) * gLgR) * r.b / r.S;
   r.alpha = p->N >= 2 ? qtm_alpha(p->gammaL, p->gammaR, p->g, r.uL, r.uR) : 1.0;
   r.J = r.alpha * r.J1;
   return r;
+}
+
+/* Local current for the bath temperatures of q (mode p->omega), other parameters from p. */
+QTM_FN qtm_local qtm_local_current_pair(const qtm_params *p, qtm_pair q) {
+  return qtm_local_current_stat(p, qtm_local_stat_at(p, q));
 }
 
 /* Local current for bath temperatures (TL, TR) and all other parameters from p. */
@@ -368,16 +387,30 @@ typedef struct qtm_global_mode {
   double dJ_dTL;
 } qtm_global_mode;
 
+/* The part of a global mode that depends on its frequency and the temperatures only (the
+ * baths are bosonic): b, cL and cR of qtm_global_mode. */
+typedef struct qtm_global_stat {
+  double b, cL, cR;
+} qtm_global_stat;
+
+QTM_FN qtm_global_stat qtm_global_stat_at(qtm_pair q) {
+  qtm_global_stat s;
+  s.b = qtm_pair_gap(q, 1.0, 1.0);
+  s.cL = qtm_coth_half(q.tl);
+  s.cR = qtm_coth_half(q.tr);
+  return s;
+}
+
 /* One mode of Eq. 22, J(w) = gL gR w [nL - nR] / (gL coth(w/2TL) + gR coth(w/2TR)), with its
  * exact TL-derivative gL gR (gL + gR) w coth(w/2TR) dnL/dTL / den^2 (positive: the global
- * current has no NDTC). */
-QTM_FN qtm_global_mode qtm_global_mode_pair(const qtm_params *p, double w, qtm_pair q) {
+ * current has no NDTC). tl: the mode's thermal factors at TL; s: its temperature part. */
+QTM_FN qtm_global_mode qtm_global_mode_stat(const qtm_params *p, double w, qtm_thermal tl,
+                                            qtm_global_stat s) {
   qtm_global_mode r;
-  qtm_thermal tl = q.tl;
   double gLgR = p->gammaL * p->gammaR;
-  r.b = qtm_pair_gap(q, 1.0, 1.0);
-  r.cL = qtm_coth_half(tl);
-  r.cR = qtm_coth_half(q.tr);
+  r.b = s.b;
+  r.cL = s.cL;
+  r.cR = s.cR;
   double den = p->gammaL * r.cL + p->gammaR * r.cR;
   if (gLgR == 0.0) {
     r.J = r.dJ_dTL = 0.0;
@@ -387,6 +420,10 @@ QTM_FN qtm_global_mode qtm_global_mode_pair(const qtm_params *p, double w, qtm_p
   r.dJ_dTL = gLgR * (p->gammaL + p->gammaR) * w * r.cR / (den * den) *
              qtm_occupation_dT(tl, w, 1.0);
   return r;
+}
+
+QTM_FN qtm_global_mode qtm_global_mode_pair(const qtm_params *p, double w, qtm_pair q) {
+  return qtm_global_mode_stat(p, w, q.tl, qtm_global_stat_at(q));
 }
 
 QTM_FN qtm_global_mode qtm_global_mode_at(const qtm_params *p, double w, double TL, double TR) {
@@ -471,9 +508,18 @@ typedef struct qtm_local_factors {
   qtm_thermal mean; /* qtm_thermal_at(omega, (TL + TR)/2): need & QTM_NEED_MEAN_T */
 } qtm_local_factors;
 
+/* The local current's temperature parts, forward and reverse (TL <-> TR): they depend on the
+ * statistics too, so their table can need more axes than qtm_local_factors'. */
+typedef struct qtm_local_stats {
+  qtm_local_stat fwd; /* need & QTM_NEED_LOCAL */
+  qtm_local_stat rev; /* need & QTM_NEED_REV */
+} qtm_local_stats;
+
 typedef struct qtm_global_factors {
-  qtm_pair q[2];   /* qtm_pair_at(omega +- g, TL, TR): need & QTM_NEED_GLOBAL */
-  double x2_csch;  /* the bracket of qtm_kappa_global at (TL + TR)/2: need & kappa_global */
+  qtm_pair q[2];          /* qtm_pair_at(omega +- g, TL, TR): need & QTM_NEED_GLOBAL */
+  qtm_global_stat s[2];   /* qtm_global_stat_at(q[k]): need & QTM_NEED_GLOBAL */
+  double b_rev[2];        /* b of the reverse process of q[k]: need & QTM_NEED_GLOBAL_REV */
+  double x2_csch;         /* the bracket of qtm_kappa_global at (TL + TR)/2: need & kappa_global */
 } qtm_global_factors;
 
 /* The parts that `need` asks for; the others are 0 (and never read). */
@@ -491,6 +537,15 @@ QTM_FN qtm_local_factors qtm_local_factors_at(const qtm_params *p, unsigned need
   return f;
 }
 
+/* q: p's local pair qtm_pair_at(p->omega, p->TL, p->TR). */
+QTM_FN qtm_local_stats qtm_local_stats_at(const qtm_params *p, qtm_pair q, unsigned need) {
+  qtm_local_stats s;
+  s.fwd = qtm_local_stat_at(p, q);
+  if (need & QTM_NEED_REV) s.rev = qtm_local_stat_at(p, qtm_pair_reversed(q, p->omega));
+  else s.rev.b = s.rev.uL = s.rev.uR = 0.0;
+  return s;
+}
+
 /* Meaningful where qtm_global_applies(p); elsewhere finite or not, and unused. */
 QTM_FN qtm_global_factors qtm_global_factors_at(const qtm_params *p, unsigned need) {
   qtm_global_factors f;
@@ -498,6 +553,14 @@ QTM_FN qtm_global_factors qtm_global_factors_at(const qtm_params *p, unsigned ne
   double w0 = p->omega + p->g, w1 = p->omega - p->g;
   f.q[0] = qtm_pair_at(w0, p->TL, p->TR);
   f.q[1] = qtm_pair_at(w1, p->TL, p->TR);
+  f.s[0] = qtm_global_stat_at(f.q[0]);
+  f.s[1] = qtm_global_stat_at(f.q[1]);
+  /* the reverse mode's cL, cR are the forward's cR, cL: only b is new */
+  f.b_rev[0] = f.b_rev[1] = 0.0;
+  if (need & QTM_NEED_GLOBAL_REV) {
+    f.b_rev[0] = qtm_global_stat_at(qtm_pair_reversed(f.q[0], w0)).b;
+    f.b_rev[1] = qtm_global_stat_at(qtm_pair_reversed(f.q[1], w1)).b;
+  }
   f.x2_csch = (need & QTM_OBS_BIT(QTM_OBS_kappa_global)) ? qtm_x2_csch(w0, Tm) + qtm_x2_csch(w1, Tm)
                                                          : 0.0;
   return f;
@@ -507,12 +570,13 @@ QTM_FN qtm_global_factors qtm_global_factors_at(const qtm_params *p, unsigned ne
  * one does not apply; other entries of o may be written or left as they were. Each mode's
  * thermal factors are computed once and shared by the forward and reverse process and every
  * formula, so a scan of a few observables pays for those only. Every value has the same bits
- * whatever else `need` holds. lf and gf: the point's factors, computed by
- * qtm_local_factors_at / qtm_global_factors_at(p, need) for p's (omega, TL, TR) resp.
- * (omega, g, TL, TR) with at least `need`, or NULL to compute them here. */
+ * whatever else `need` holds. lf, sf and gf: the point's factors, computed by
+ * qtm_local_factors_at, qtm_local_stats_at and qtm_global_factors_at for p's (omega, TL, TR),
+ * (omega, TL, TR, statistics) resp. (omega, g, TL, TR) with at least `need`, or NULL to compute
+ * them here. */
 QTM_FN void qtm_eval_closed_factors(const qtm_params *p, unsigned need,
-                                    const qtm_local_factors *lf, const qtm_global_factors *gf,
-                                    qtm_obs *o) {
+                                    const qtm_local_factors *lf, const qtm_local_stats *sf,
+                                    const qtm_global_factors *gf, qtm_obs *o) {
   double *v = o->v;
   int two_sites = p->N == 2;
   /* by value: a pointer to a local would keep it out of registers in the CUDA kernel */
@@ -521,12 +585,13 @@ QTM_FN void qtm_eval_closed_factors(const qtm_params *p, unsigned need,
 
   if (need & QTM_NEED_LOCAL) {
     qtm_pair q = lx.q;
-    qtm_local fwd = qtm_local_current_pair(p, q);
+    qtm_local_stats ls = sf ? *sf : qtm_local_stats_at(p, q, need);
+    qtm_local fwd = qtm_local_current_stat(p, ls.fwd);
     v[QTM_OBS_J1] = fwd.J1;
     v[QTM_OBS_alpha] = fwd.alpha;
     v[QTM_OBS_J] = fwd.J;
     if (need & QTM_NEED_REV) {
-      qtm_local rev = qtm_local_current_pair(p, qtm_pair_reversed(q, p->omega));
+      qtm_local rev = qtm_local_current_stat(p, ls.rev);
       v[QTM_OBS_J_rev] = rev.J;
       v[QTM_OBS_contrast] = qtm_local_contrast_pair(p, q, fwd, rev);
       v[QTM_OBS_ratio] = qtm_ratio(fwd.J, rev.J);
@@ -568,15 +633,18 @@ QTM_FN void qtm_eval_closed_factors(const qtm_params *p, unsigned need,
       qtm_pair q1 = gx.q[1];
       /* written out, not looped: a loop here leaves a 176-byte stack frame in the kernel */
       qtm_global_mode f[2];
-      f[0] = qtm_global_mode_pair(p, w[0], q0);
-      f[1] = qtm_global_mode_pair(p, w[1], q1);
+      f[0] = qtm_global_mode_stat(p, w[0], q0.tl, gx.s[0]);
+      f[1] = qtm_global_mode_stat(p, w[1], q1.tl, gx.s[1]);
       v[QTM_OBS_J_global] = f[0].J + f[1].J;
       /* stored only when asked for, so that the compiler drops its divisions otherwise */
       if (need & QTM_OBS_BIT(QTM_OBS_dJ_global_dTL))
         v[QTM_OBS_dJ_global_dTL] = f[0].dJ_dTL + f[1].dJ_dTL;
       if (need & QTM_NEED_GLOBAL_REV) {
-        qtm_global_mode r0 = qtm_global_mode_pair(p, w[0], qtm_pair_reversed(q0, w[0]));
-        qtm_global_mode r1 = qtm_global_mode_pair(p, w[1], qtm_pair_reversed(q1, w[1]));
+        /* the reverse modes: TL <-> TR, so cL <-> cR; their dJ_dTL is not used */
+        qtm_global_stat s0 = {gx.b_rev[0], gx.s[0].cR, gx.s[0].cL};
+        qtm_global_stat s1 = {gx.b_rev[1], gx.s[1].cR, gx.s[1].cL};
+        qtm_global_mode r0 = qtm_global_mode_stat(p, w[0], q0.tr, s0);
+        qtm_global_mode r1 = qtm_global_mode_stat(p, w[1], q1.tr, s1);
         v[QTM_OBS_J_global_rev] = r0.J + r1.J;
         v[QTM_OBS_contrast_global] =
             qtm_global_contrast(p, f, w, v[QTM_OBS_J_global], v[QTM_OBS_J_global_rev]);
@@ -592,7 +660,7 @@ QTM_FN void qtm_eval_closed_factors(const qtm_params *p, unsigned need,
 
 /* qtm_eval_closed_factors with every factor computed here. */
 QTM_FN void qtm_eval_closed_select(const qtm_params *p, unsigned need, qtm_obs *o) {
-  qtm_eval_closed_factors(p, need, NULL, NULL, o);
+  qtm_eval_closed_factors(p, need, NULL, NULL, NULL, o);
 }
 
 /* Fills o with every observable of the (valid) point p; NaN where one does not apply. */

@@ -33,22 +33,28 @@ QTM_FN unsigned qtm_tile_out_need(const qtm_tile_out *out) {
 /* A point's libm calls depend on (omega, TL, TR) (qtm_local_factors) or (omega, g, TL, TR)
  * (qtm_global_factors) only, and those on a few axes: a tile evaluates them once per distinct
  * coordinate combination of those axes instead of once per point (the TL x TR x gamma_ratio x g
- * benchmark tile: 300 local and 6,000 global entries for 240,000 points). The entry of the
+ * benchmark tile: 300 local and 6,000 global entries for 240,000 points). The divisions that
+ * depend on these and the statistics only (occupation gaps, u, coth; qtm_local_stats and the
+ * stat parts of qtm_global_factors) are tabulated with them. The entry of the
  * point with tile coordinates c (c[k] = coord[k] - start[k]) is sum_k c[k] * stride[k], with
  * stride 0 along the axes the factor does not depend on. A NULL table means per point. */
 typedef struct qtm_tile_tables {
   int64_t local_stride[QTM_MAX_AXES];
+  int64_t stats_stride[QTM_MAX_AXES];
   int64_t global_stride[QTM_MAX_AXES];
-  int64_t nlocal, nglobal; /* entries */
+  int64_t nlocal, nstats, nglobal; /* entries */
   qtm_local_factors *local;
+  qtm_local_stats *stats;
   qtm_global_factors *global;
 } qtm_tile_tables;
 
-/* The axes (bit k for axis k) that a point's (omega, TL, TR) resp. (omega, g, TL, TR) depend
- * on, read off qtm_grid_point's rules: a later axis of the same parameter overrides an earlier
- * one, T sets TL and TR, DeltaT makes TL depend on TR's axis as well. */
-QTM_FN void qtm_factor_axes(const qtm_grid_desc *d, unsigned *local_axes, unsigned *global_axes) {
-  unsigned tl = 0, tr = 0, om = 0, g = 0;
+/* The axes (bit k for axis k) that a point's (omega, TL, TR), (omega, TL, TR, epsL, epsR,
+ * eps_a) resp. (omega, g, TL, TR) depend on, read off qtm_grid_point's rules: a later axis of
+ * the same parameter overrides an earlier one, T sets TL and TR, DeltaT makes TL depend on TR's
+ * axis as well. */
+QTM_FN void qtm_factor_axes(const qtm_grid_desc *d, unsigned *local_axes, unsigned *stats_axes,
+                            unsigned *global_axes) {
+  unsigned tl = 0, tr = 0, om = 0, g = 0, el = 0, er = 0, ea = 0;
   for (int k = 0; k < d->naxes; ++k) {
     int id = d->axis_id[k];
     if (id == QTM_AXIS_T) tl = tr = 1u << k;
@@ -56,10 +62,14 @@ QTM_FN void qtm_factor_axes(const qtm_grid_desc *d, unsigned *local_axes, unsign
     else if (id == QTM_PARAM_TR) tr = 1u << k;
     else if (id == QTM_PARAM_omega) om = 1u << k;
     else if (id == QTM_PARAM_g) g = 1u << k;
+    else if (id == QTM_PARAM_epsL) el = 1u << k;
+    else if (id == QTM_PARAM_epsR) er = 1u << k;
+    else if (id == QTM_PARAM_eps_a) ea = 1u << k;
   }
   for (int k = 0; k < d->naxes; ++k)
     if (d->axis_id[k] == QTM_AXIS_DeltaT) tl = tr | 1u << k;
   *local_axes = om | tl | tr;
+  *stats_axes = om | tl | tr | el | er | ea;
   *global_axes = om | tl | tr | g;
 }
 
@@ -84,20 +94,23 @@ QTM_FN void qtm_tile_eval_point_tab(const qtm_grid_desc *d, const double *values
   qtm_params p;
   qtm_obs o;
   const qtm_local_factors *lf = NULL;
+  const qtm_local_stats *sf = NULL;
   const qtm_global_factors *gf = NULL;
   qtm_tile_coord(t, d->naxes, l, coord);
   qtm_grid_point(d, values, coord, &p);
   if (tab) {
-    int64_t il = 0, ig = 0;
+    int64_t il = 0, is = 0, ig = 0;
     for (int k = 0; k < d->naxes; ++k) {
       int64_t c = coord[k] - t->start[k];
       il += c * tab->local_stride[k];
+      is += c * tab->stats_stride[k];
       ig += c * tab->global_stride[k];
     }
     if (tab->local) lf = tab->local + il;
+    if (tab->stats) sf = tab->stats + is;
     if (tab->global) gf = tab->global + ig;
   }
-  qtm_eval_closed_factors(&p, need, lf, gf, &o);
+  qtm_eval_closed_factors(&p, need, lf, sf, gf, &o);
   for (int j = 0; j < out->nobs; ++j) {
     double v = o.v[out->obs[j]];
     if (out->dtype == QTM_DTYPE_F32)

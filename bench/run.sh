@@ -16,7 +16,7 @@
 # Every figure is the best of $QTM_BENCH_REPEAT runs (default 2), each >= 1 s of work.
 #   env: QTM_BUILD_DIR, QTM_BENCH_DIR (scratch files, default $QTM_BUILD_DIR/bench-out, on the
 #        disk the end-to-end rows measure), QTM_BENCH_REPEAT, QTM_BENCH_NO_BUILD=1,
-#        QTM_BENCH_NO_RECORD=1 (print only)
+#        QTM_BENCH_NO_RECORD=1 (print only), QTM_BENCH_ONLY=kernel (the kernel rows only)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -110,6 +110,18 @@ verdict=linear
 awk -v r="$lin" 'BEGIN{exit !(r > 1.25 || r < 0.8)}' && verdict="not linear"
 row "kernel scaling: ns/pt at 1e6 / 1.6e7 points" "1e6..1.6e7" "$(fmt "$(awk -v p="${kern[25]}" 'BEGIN{print 1e9/p}')") / $(fmt "$(awk -v p="${kern[400]}" 'BEGIN{print 1e9/p}')") ns/pt" \
   "-" "${lin}" "0.8..1.25" "$verdict"
+
+record() {
+  if [ "${QTM_BENCH_NO_RECORD:-0}" != 1 ]; then
+    printf '%s\n' "${rows[@]}" >>bench/RESULTS.md
+    echo "appended ${#rows[@]} rows to bench/RESULTS.md"
+  fi
+  rm -f "$work/scan.h5" "$work/dd.bin"
+}
+if [ "${QTM_BENCH_ONLY:-}" = kernel ]; then
+  record
+  exit 0
+fi
 
 # ---- End to end: qtmscan run to HDF5 vs raw disk speed -----------------------------------------
 # scan_config N1 OBS COMPRESSION [ANALYSIS]: the benchmark grid as a qtmscan config.
@@ -230,8 +242,4 @@ else
   echo "(roofline bound for when a GPU runs this: $py bench/roofline.py)"
 fi
 
-if [ "${QTM_BENCH_NO_RECORD:-0}" != 1 ]; then
-  printf '%s\n' "${rows[@]}" >>bench/RESULTS.md
-  echo "appended ${#rows[@]} rows to bench/RESULTS.md"
-fi
-rm -f "$work/scan.h5" "$work/dd.bin"
+record

@@ -60,7 +60,7 @@ void qtm_tile_tables_fill(qtm_tile_tables *tab, const qtm_grid_desc *d, const do
     for (int64_t i = 0; i < tab->nstats; ++i) {
       qtm_params p;
       table_point(d, values, t, tab->stats_stride, i, &p);
-      tab->stats[i] = qtm_local_stats_at(&p, qtm_local_factors_at(&p, need).q, need);
+      tab->stats[i] = qtm_local_stats_at(&p, qtm_pair_at(p.omega, p.TL, p.TR), need);
     }
   }
   if (tab->global) {

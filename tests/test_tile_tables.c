@@ -205,6 +205,23 @@ Test(tile_tables, benchmark_layout_with_edges) {
   expect_tables_used(c.name, &u);
 }
 
+/* Tiles of >= 4096 points, which the CPU backend evaluates with its OpenMP team: the tables
+ * are then filled by both threads before any point reads them. */
+Test(tile_tables, tables_filled_by_the_team) {
+  usage u = {0};
+  grid_case c = {"TL x TR x gamma_ratio x g, 8^4 points", 4,
+                 {QTM_PARAM_TL, QTM_PARAM_TR, QTM_AXIS_gamma_ratio, QTM_PARAM_g},
+                 {8, 8, 8, 8},
+                 {{0.0, 1e-3, 0.05, 0.3, 1.0, 3.0, 50.0, 1e5},
+                  {0.0, 1e-3, 0.05, 0.3, 1.0, 2.0, 3.0, 10.0},
+                  {0.0, 1e-3, 0.01, 0.1, 0.5, 1.0, 2.0, 10.0},
+                  {0.0, 0.05, 0.2, 0.5, 0.9, 1.0 - 1e-9, 1.0, 1.5}},
+                 base_fixed()};
+  check_case(&c, 4096, &u);
+  check_case(&c, 1 << 20, &u);
+  expect_tables_used(c.name, &u);
+}
+
 /* The same axes in other orders: the tables follow the axes wherever they are. */
 Test(tile_tables, any_axis_order) {
   static const int orders[][4] = {{3, 2, 1, 0}, {2, 0, 3, 1}, {1, 3, 0, 2}};

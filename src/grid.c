@@ -126,3 +126,14 @@ void qtm_tiling_tile(const qtm_tiling *t, const qtm_grid *g, int64_t k, qtm_tile
     tile->npoints *= tile->count[j];
   }
 }
+
+int64_t qtm_tiling_points(const qtm_tiling *t, const qtm_grid *g, int64_t first, int64_t end) {
+  if (first == 0 && end == t->ntiles) return g->npoints;
+  int64_t n = 0;
+  for (int64_t k = first; k < end; ++k) {
+    qtm_tile tile;
+    qtm_tiling_tile(t, g, k, &tile);
+    n += tile.npoints;
+  }
+  return n;
+}

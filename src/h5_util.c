@@ -1,6 +1,8 @@
 /* Error handling shared by the HDF5 modules: see h5_util.h. */
 #include "h5_util.h"
 
+#include "fail.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,12 +45,10 @@ qtm_status qtm_h5_fail(char *err, size_t errcap, const char *call, const char *f
 }
 
 qtm_status qtm_h5_fail_msg(qtm_status st, char *err, size_t errcap, const char *fmt, ...) {
-  if (err && errcap) {
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  st = qtm_vfailf(err, errcap, st, 0, fmt, ap);
+  va_end(ap);
   return st;
 }
 

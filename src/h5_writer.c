@@ -15,6 +15,7 @@
 
 #include "qtm/h5_writer.h"
 #include "h5_chunks.h"
+#include "fail.h"
 #include "h5_util.h"
 #include "h5_virtual.h"
 
@@ -95,13 +96,11 @@ struct qtm_h5_writer {
  * come back as one line through err. */
 
 static qtm_status bad_arg(char *err, size_t errcap, const char *fmt, ...) {
-  if (err && errcap) {
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-  }
-  return QTM_ERR_INVALID_ARG;
+  va_list ap;
+  va_start(ap, fmt);
+  qtm_status st = qtm_vfailf(err, errcap, QTM_ERR_INVALID_ARG, 0, fmt, ap);
+  va_end(ap);
+  return st;
 }
 
 /* How a qtm_dtype is stored: file and memory types (equal bit layouts on the little-endian
@@ -1677,8 +1676,14 @@ static qtm_status mark_done(qtm_h5_writer *w, int64_t index, hid_t dxpl, char *e
   hsize_t at = (hsize_t)index, one = 1;
   const unsigned char mark = 1;
   H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "tile %lld", (long long)index);
-  H5_CHECK(H5Sselect_hyperslab(w->done_space, H5S_SELECT_SET, &at, NULL, &one, NULL),
-           "H5Sselect_hyperslab", "%s[%lld]", STATE_DONE, (long long)index);
+  if (index >= 0) {
+    H5_CHECK(H5Sselect_hyperslab(w->done_space, H5S_SELECT_SET, &at, NULL, &one, NULL),
+             "H5Sselect_hyperslab", "%s[%lld]", STATE_DONE, (long long)index);
+    H5_CHECK(H5Sselect_all(w->one_space), "H5Sselect_all", "one done mark");
+  } else { /* a parallel file's empty round: this rank takes part, marking nothing */
+    H5_CHECK(H5Sselect_none(w->done_space), "H5Sselect_none", "%s", STATE_DONE);
+    H5_CHECK(H5Sselect_none(w->one_space), "H5Sselect_none", "one done mark");
+  }
   H5_CHECK(H5Dwrite(w->done, H5T_NATIVE_UCHAR, w->one_space, w->done_space, dxpl, &mark),
            "H5Dwrite", "%s[%lld]", STATE_DONE, (long long)index);
   H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "done mark of tile %lld",
@@ -1686,6 +1691,30 @@ static qtm_status mark_done(qtm_h5_writer *w, int64_t index, hid_t dxpl, char *e
   if (!w->parallel) {
     start_writeback(w);
     rc = trim_cache(w, err, errcap);
+  }
+cleanup:
+  return rc;
+}
+
+/* Every map's part of a tile through H5Dwrite, msel in memory to fsel in the file, as parallel
+ * files and grids without axes take them (serial files' tiles go through write_chunks): out's
+ * observables and the dense maps, or (out NULL) nothing at all, a rank's part of a collective
+ * round in which it has no tile (the selections then select nothing). */
+static qtm_status write_selected(qtm_h5_writer *w, hid_t msel, hid_t fsel, hid_t dxpl,
+                                 const qtm_tile_out *out, const void *const *dense,
+                                 int64_t index, char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  const double nothing = 0.0;
+  /* Memory type = file type (native little-endian IEEE): HDF5 copies without converting. */
+  hid_t mem_type = w->dtype == QTM_DTYPE_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
+  for (int j = 0; j < w->nobs; ++j)
+    H5_CHECK(H5Dwrite(w->map[j], mem_type, msel, fsel, dxpl, out ? out->data[j] : &nothing),
+             "H5Dwrite", "map %s tile %lld", qtm_obs_table[w->obs[j]].name, (long long)index);
+  for (int m = 0; m < w->ndense; ++m) {
+    stored_type st;
+    (void)stored_type_of(w->dense[m].dtype, &st); /* known: checked at create */
+    H5_CHECK(H5Dwrite(w->dense[m].dset, st.mem, msel, fsel, dxpl, out ? dense[m] : &nothing),
+             "H5Dwrite", "map %s tile %lld", w->dense[m].name, (long long)index);
   }
 cleanup:
   return rc;
@@ -1737,8 +1766,6 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
     if (!dense || !dense[m])
       return bad_arg(err, errcap, "tile %lld: no values of dense map %s", (long long)tile->index,
                      w->dense[m].name);
-  /* Memory type = file type (native little-endian IEEE): HDF5 copies without converting. */
-  hid_t mem_type = w->dtype == QTM_DTYPE_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
   hid_t fsel = H5S_ALL, msel = H5S_ALL, dxpl = H5P_DEFAULT;
 
   quiet_begin(w, &q);
@@ -1761,20 +1788,10 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
   /* A serial file's tiles go straight to their chunks; a parallel file's through collective
    * H5Dwrite (parallel HDF5 1.10 has no collective direct chunk write), and a grid without
    * axes has scalar, unchunked maps. */
-  if (!w->parallel && w->naxes > 0) {
-    if ((rc = write_chunks(w, tile, out, dense, err, errcap)) != QTM_OK) goto cleanup;
-  } else {
-    for (int j = 0; j < w->nobs; ++j)
-      H5_CHECK(H5Dwrite(w->map[j], mem_type, msel, fsel, dxpl, out->data[j]), "H5Dwrite",
-               "map %s tile %lld", qtm_obs_table[w->obs[j]].name, (long long)tile->index);
-  }
-  for (int m = 0; m < w->ndense && (w->parallel || w->naxes == 0); ++m) {
-    stored_type st;
-    (void)stored_type_of(w->dense[m].dtype, &st); /* known: checked at create */
-    H5_CHECK(H5Dwrite(w->dense[m].dset, st.mem, msel, fsel, dxpl, dense[m]), "H5Dwrite",
-             "map %s tile %lld", w->dense[m].name, (long long)tile->index);
-  }
-  rc = mark_done(w, tile->index, dxpl, err, errcap);
+  rc = !w->parallel && w->naxes > 0
+           ? write_chunks(w, tile, out, dense, err, errcap)
+           : write_selected(w, msel, fsel, dxpl, out, dense, tile->index, err, errcap);
+  if (rc == QTM_OK) rc = mark_done(w, tile->index, dxpl, err, errcap);
 cleanup:
   if (dxpl != H5P_DEFAULT) qtm_h5_close(&dxpl, H5Pclose, "H5Pclose", "transfer properties", &rc, err, errcap);
   qtm_h5_close(&mspace, H5Sclose, "H5Sclose", "tile memory dataspace", &rc, err, errcap);
@@ -1786,41 +1803,20 @@ cleanup:
 /* The same collective calls as write_tile, each with nothing selected. */
 qtm_status qtm_h5_writer_skip_round(qtm_h5_writer *w, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
-  hid_t fsel = H5I_INVALID_HID, msel = H5I_INVALID_HID, dsel = H5I_INVALID_HID;
-  hid_t one = H5I_INVALID_HID, dxpl = H5P_DEFAULT;
+  hid_t fsel = H5I_INVALID_HID, msel = H5I_INVALID_HID, dxpl = H5P_DEFAULT;
   qtm_h5_quiet q;
   if (!w) return bad_arg(err, errcap, "qtm_h5_writer_skip_round: no writer");
   if (!w->parallel) return QTM_OK; /* nothing to take part in */
-  hid_t mem_type = w->dtype == QTM_DTYPE_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
-  const unsigned char mark = 1;
-  double nothing = 0.0;
   quiet_begin(w, &q);
   H5_CHECK(dxpl = collective_dxpl(w->parallel), "H5Pset_dxpl_mpio", "an empty round");
   H5_CHECK(fsel = H5Scopy(w->fspace), "H5Scopy", "an empty round");
   H5_CHECK(msel = H5Scopy(w->fspace), "H5Scopy", "an empty round");
-  H5_CHECK(dsel = H5Scopy(w->done_space), "H5Scopy", "an empty round");
-  H5_CHECK(one = H5Scopy(w->one_space), "H5Scopy", "an empty round");
   H5_CHECK(H5Sselect_none(fsel), "H5Sselect_none", "an empty round");
   H5_CHECK(H5Sselect_none(msel), "H5Sselect_none", "an empty round");
-  H5_CHECK(H5Sselect_none(dsel), "H5Sselect_none", "an empty round");
-  H5_CHECK(H5Sselect_none(one), "H5Sselect_none", "an empty round");
-  for (int j = 0; j < w->nobs; ++j)
-    H5_CHECK(H5Dwrite(w->map[j], mem_type, msel, fsel, dxpl, &nothing), "H5Dwrite",
-             "map %s (an empty round)", qtm_obs_table[w->obs[j]].name);
-  for (int m = 0; m < w->ndense; ++m) {
-    stored_type st;
-    (void)stored_type_of(w->dense[m].dtype, &st);
-    H5_CHECK(H5Dwrite(w->dense[m].dset, st.mem, msel, fsel, dxpl, &nothing), "H5Dwrite",
-             "map %s (an empty round)", w->dense[m].name);
-  }
-  H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "an empty round");
-  H5_CHECK(H5Dwrite(w->done, H5T_NATIVE_UCHAR, one, dsel, dxpl, &mark), "H5Dwrite",
-           "%s (an empty round)", STATE_DONE);
-  H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "an empty round");
+  if ((rc = write_selected(w, msel, fsel, dxpl, NULL, NULL, -1, err, errcap)) == QTM_OK)
+    rc = mark_done(w, -1, dxpl, err, errcap);
 cleanup:
   if (dxpl != H5P_DEFAULT) qtm_h5_close(&dxpl, H5Pclose, "H5Pclose", "transfer properties", &rc, err, errcap);
-  qtm_h5_close(&one, H5Sclose, "H5Sclose", "an empty round", &rc, err, errcap);
-  qtm_h5_close(&dsel, H5Sclose, "H5Sclose", "an empty round", &rc, err, errcap);
   qtm_h5_close(&msel, H5Sclose, "H5Sclose", "an empty round", &rc, err, errcap);
   qtm_h5_close(&fsel, H5Sclose, "H5Sclose", "an empty round", &rc, err, errcap);
   tell_system_error(w, 0, rc, err, errcap);

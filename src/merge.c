@@ -301,12 +301,7 @@ static double merged_rate(const merge *m) {
   double seconds = 0.0, points = 0.0;
   for (int i = 0; i < m->nshards; ++i) {
     const qtm_h5_shard *s = m->shards[i];
-    double p = 0.0;
-    for (int64_t k = s->first_tile; k < s->end_tile; ++k) {
-      qtm_tile tile;
-      qtm_tiling_tile(&m->tiling, &m->cfg.grid, k, &tile);
-      p += (double)tile.npoints;
-    }
+    double p = (double)qtm_tiling_points(&m->tiling, &m->cfg.grid, s->first_tile, s->end_tile);
     if (!(s->points_per_second > 0)) return 0.0;
     seconds += p / s->points_per_second;
     points += p;

@@ -37,26 +37,14 @@ double qtm_mpi_max_double(double value) { return value; }
 void qtm_mpi_barrier(void) {}
 void qtm_mpi_share_text(char *buf, size_t cap) { (void)buf, (void)cap; }
 
+/* Never called: without MPI there is one process, and the scan gathers only in parallel. */
 qtm_status qtm_mpi_allgather_states(const qtm_state_array *mine, int n, qtm_state_array **all,
                                     int **counts, char *err, size_t errcap) {
-  *all = calloc(QTM_MPI_MAX_ARRAYS, sizeof **all);
-  *counts = calloc(1, sizeof **counts);
-  if (!*all || !*counts || n > QTM_MPI_MAX_ARRAYS) goto fail;
-  for (int i = 0; i < n; ++i) {
-    (*all)[i] = mine[i];
-    size_t bytes = (size_t)(mine[i].n > 0 ? mine[i].n : 1) * 8;
-    if (!((*all)[i].data = malloc(bytes))) goto fail;
-    (*counts)[0] = i + 1;
-    memcpy((*all)[i].data, mine[i].data, (size_t)mine[i].n * 8);
-  }
-  (*counts)[0] = n;
-  return QTM_OK;
-fail:
-  qtm_mpi_free_states(*all, *counts);
+  (void)mine, (void)n;
   *all = NULL;
   *counts = NULL;
-  (void)snprintf(err, errcap, "out of memory gathering the analysis states");
-  return QTM_ERR_NOMEM;
+  (void)snprintf(err, errcap, "qtmscan was built without MPI (-DQTM_MPI=ON)");
+  return QTM_ERR_INVALID_ARG;
 }
 
 #else

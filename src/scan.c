@@ -201,18 +201,6 @@ nomem:
   return qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "out of memory for %s", "tile buffers");
 }
 
-static int64_t slab_points(const qtm_tiling *tiling, const qtm_grid *g, int64_t first,
-                           int64_t end) {
-  if (first == 0 && end == tiling->ntiles) return g->npoints;
-  int64_t n = 0;
-  for (int64_t k = first; k < end; ++k) {
-    qtm_tile tile;
-    qtm_tiling_tile(tiling, g, k, &tile);
-    n += tile.npoints;
-  }
-  return n;
-}
-
 void qtm_scan_shard_range(int64_t ntiles, int k, int n, int64_t *first, int64_t *end) {
   /* floor(ntiles * k / n) without overflow: ntiles = q n + r */
   int64_t q = ntiles / n, r = ntiles % n;
@@ -233,7 +221,7 @@ static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tili
                             const qtm_grid *g, const qtm_scan_options *opt, int64_t *points_done,
                             char *err, size_t errcap) {
   qtm_progress prog;
-  qtm_progress_init(&prog, opt->log, slab_points(tiling, g, pl->first_tile, pl->end_tile),
+  qtm_progress_init(&prog, opt->log, qtm_tiling_points(tiling, g, pl->first_tile, pl->end_tile),
                     opt->quiet);
   qtm_status st = QTM_OK;
   int64_t done = 0, filled = 0;

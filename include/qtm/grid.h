@@ -84,6 +84,8 @@ void qtm_grid_free(qtm_grid *g);
 void qtm_tiling_init(qtm_tiling *t, const qtm_grid *g, int64_t target_points);
 /* The k-th tile, 0 <= k < t->ntiles. */
 void qtm_tiling_tile(const qtm_tiling *t, const qtm_grid *g, int64_t k, qtm_tile *tile);
+/* The points of tiles [first, end) (a shard's or an MPI rank's slab). */
+int64_t qtm_tiling_points(const qtm_tiling *t, const qtm_grid *g, int64_t first, int64_t end);
 
 #ifdef __cplusplus
 }

@@ -404,6 +404,19 @@ static void expect_info_refused(const char *path, const char *rest) {
   expect_unchanged(before, "qtmscan info");
 }
 
+/* The first n bytes of file `from` as file `to`: a file cut short, as a full disk or a killed
+ * copy leaves it. */
+static void copy_prefix(const char *from, const char *to, long n) {
+  FILE *f = fopen(from, "rb");
+  cr_assert_not_null(f);
+  unsigned char *buf = malloc((size_t)n);
+  cr_assert_not_null(buf);
+  cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  write_bytes(to, buf, (size_t)n);
+  free(buf);
+}
+
 Test(faults, info_on_a_truncated_scan) {
   char cfg[256], out[256], cut[256];
   in_dir(out, sizeof out, "scan.h5");
@@ -413,14 +426,7 @@ Test(faults, info_on_a_truncated_scan) {
   cr_assert_eq(r.status, 0, "%s", r.err);
   qtm_proc_free(&r);
   long full = file_size(out);
-  FILE *from = fopen(out, "rb");
-  cr_assert_not_null(from);
-  unsigned char *buf = malloc((size_t)full);
-  cr_assert_not_null(buf);
-  cr_assert_eq(fread(buf, 1, (size_t)full, from), (size_t)full);
-  fclose(from);
-  write_bytes(cut, buf, (size_t)full / 2);
-  free(buf);
+  copy_prefix(out, cut, full / 2);
   char rest[128];
   snprintf(rest, sizeof rest, ": truncated HDF5 file: %ld of its %ld bytes", full / 2, full);
   expect_info_refused(cut, rest);
@@ -495,15 +501,7 @@ static void expect_resume_refused(void (*make)(const char *partial, const char *
 }
 
 static void truncated_copy(const char *partial, const char *whole) {
-  long n = file_size(whole);
-  FILE *from = fopen(whole, "rb");
-  cr_assert_not_null(from);
-  unsigned char *buf = malloc((size_t)n);
-  cr_assert_not_null(buf);
-  cr_assert_eq(fread(buf, 1, (size_t)n, from), (size_t)n);
-  fclose(from);
-  write_bytes(partial, buf, (size_t)n / 3);
-  free(buf);
+  copy_prefix(whole, partial, file_size(whole) / 3);
 }
 
 static void foreign_file(const char *partial, const char *whole) {

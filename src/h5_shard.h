@@ -29,15 +29,10 @@ typedef struct qtm_h5_shard {
 qtm_status qtm_h5_shard_open(const char *path, qtm_h5_shard **out, char *err, size_t errcap);
 void qtm_h5_shard_close(qtm_h5_shard *s);
 
-/* Reads tile t of the full-grid dataset `name` into buf (t->npoints values, row-major) as
- * dtype; the dataset must have the grid's shape. */
+/* Reads tile t of the full-grid dataset `name` into buf (qtm_h5_read_tile). */
 qtm_status qtm_h5_shard_read_tile(const qtm_h5_shard *s, const char *name, const qtm_tile *t,
                                   int naxes, qtm_dtype dtype, void *buf, char *err,
                                   size_t errcap);
-
-/* The same from any open scan file (path names it in messages). */
-qtm_status qtm_h5_read_tile(hid_t file, const char *path, const char *name, const qtm_tile *t,
-                            int naxes, qtm_dtype dtype, void *buf, char *err, size_t errcap);
 
 /* The stored bytes (after the filters) of tile t's chunk of the full-grid dataset `name`: a
  * new buffer in *data (the caller frees it), its size and filter mask. A tile is one chunk (the

@@ -114,3 +114,49 @@ cleanup:
   qtm_h5_close(&attr, H5Aclose, "H5Aclose", name, &rc, err, errcap);
   return rc;
 }
+
+qtm_status qtm_h5_read_tile(hid_t file, const char *path, const char *name, const qtm_tile *t,
+                            int naxes, qtm_dtype dtype, void *buf, char *err, size_t errcap) {
+  qtm_status rc = QTM_OK;
+  hid_t dset = H5I_INVALID_HID, fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+  hid_t mtype = dtype == QTM_DTYPE_F32 ? H5T_NATIVE_FLOAT
+                : dtype == QTM_DTYPE_U8 ? H5T_NATIVE_UCHAR
+                                        : H5T_NATIVE_DOUBLE;
+  qtm_h5_quiet q;
+  qtm_h5_quiet_begin(&q);
+  H5_CHECK(dset = H5Dopen2(file, name, H5P_DEFAULT), "H5Dopen2", "map %s of %s", name,
+           path);
+  H5_CHECK(fspace = H5Dget_space(dset), "H5Dget_space", "map %s of %s", name, path);
+  if (H5Sget_simple_extent_ndims(fspace) != naxes) {
+    rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: map %s does not have the grid's %d axes",
+                         path, name, naxes);
+    goto cleanup;
+  }
+  if (naxes > 0) {
+    hsize_t start[QTM_MAX_AXES], count[QTM_MAX_AXES], dims[QTM_MAX_AXES];
+    H5_CHECK(H5Sget_simple_extent_dims(fspace, dims, NULL), "H5Sget_simple_extent_dims",
+             "map %s of %s", name, path);
+    for (int k = 0; k < naxes; ++k) {
+      start[k] = (hsize_t)t->start[k];
+      count[k] = (hsize_t)t->count[k];
+      if (start[k] + count[k] > dims[k]) {
+        rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: map %s is smaller than the grid",
+                             path, name);
+        goto cleanup;
+      }
+    }
+    H5_CHECK(mspace = H5Screate_simple(naxes, count, NULL), "H5Screate_simple", "tile %lld",
+             (long long)t->index);
+    H5_CHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL),
+             "H5Sselect_hyperslab", "tile %lld of %s", (long long)t->index, name);
+  }
+  H5_CHECK(H5Dread(dset, mtype, naxes > 0 ? mspace : H5S_ALL, naxes > 0 ? fspace : H5S_ALL,
+                   H5P_DEFAULT, buf),
+           "H5Dread", "tile %lld of map %s of %s", (long long)t->index, name, path);
+cleanup:
+  qtm_h5_close(&mspace, H5Sclose, "H5Sclose", "tile memory", &rc, err, errcap);
+  qtm_h5_close(&fspace, H5Sclose, "H5Sclose", name, &rc, err, errcap);
+  qtm_h5_close(&dset, H5Dclose, "H5Dclose", name, &rc, err, errcap);
+  qtm_h5_quiet_end(&q);
+  return rc;
+}

@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qtm/grid.h"
 #include "qtm/status.h"
+#include "qtm/tile_eval.h"
 
 typedef struct qtm_h5_quiet {
   H5E_auto2_t func;
@@ -45,6 +47,12 @@ qtm_status qtm_h5_get_text_attr(hid_t obj, const char *where, const char *name, 
 /* A numeric attribute of obj as int64 (*exists = 0 when absent). */
 qtm_status qtm_h5_get_int64_attr(hid_t obj, const char *where, const char *name, int64_t *value,
                                  int *exists, char *err, size_t errcap);
+
+/* Reads tile t of the full-grid dataset `name` of an open scan file into buf (t->npoints
+ * values, row-major) as dtype; the dataset must have the grid's shape. path names the file in
+ * messages. */
+qtm_status qtm_h5_read_tile(hid_t file, const char *path, const char *name, const qtm_tile *t,
+                            int naxes, qtm_dtype dtype, void *buf, char *err, size_t errcap);
 
 /* A negative hid_t/herr_t/htri_t records the call and object and leaves through the function's
  * cleanup label (which needs `rc`, `err`, `errcap` in scope). */

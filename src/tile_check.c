@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h5_shard.h"
 #include "h5_util.h"
 #include "qtm/observables.h"
 

@@ -24,9 +24,6 @@ static const char *const refined_fields[] = {
     "refined_g", "refined_epsL", "refined_epsR", "refined_eps_a", "refined_N",
     "refined_contrast", "refined_ratio", "refined_J", "refined_J_rev"};
 
-/* Input positions in the per-point input arrays. */
-enum { IN_J, IN_JR, IN_C, IN_R, IN_DJ, IN_JG, IN_JGR, IN_CG, IN_DJG };
-
 /* ---- Where the global forms apply ------------------------------------------------------- */
 
 /* 1 when value v is taken by parameter `param` somewhere in the grid. */
@@ -131,6 +128,7 @@ void qtm_analysis_free(qtm_analysis *a) {
   if (!a) return;
   for (int r = 0; r < NREGIMES; ++r) free_regime(&a->r[r]);
   qtm_analysis_state_release(a);
+  qtm_analysis_parts_free(a);
   free(a);
 }
 
@@ -144,6 +142,7 @@ qtm_status qtm_analysis_create(const qtm_analysis_spec *spec, const qtm_grid *g,
   }
   a->spec = *spec;
   a->g = g;
+  a->threads = 1;
   a->naxes = g->desc.naxes;
   int64_t s = 1;
   for (int k = a->naxes - 1; k >= 0; --k) {
@@ -225,130 +224,6 @@ int qtm_analysis_inputs(const qtm_analysis *a, int *obs) {
 int qtm_analysis_dense_maps(const qtm_analysis *a, const qtm_dense_map **maps) {
   *maps = a->dense;
   return a->ndense;
-}
-
-/* ---- Per-point reductions -------------------------------------------------------------- */
-
-/* (value, index) ranks above (other): higher value, then lower index. */
-static int ranks_above(double v, int64_t i, double ov, int64_t oi) {
-  return v > ov || (v == ov && i < oi);
-}
-
-void qtm_analysis_offer_max(double v, int64_t index, double *best, int64_t *arg) {
-  if (isnan(v)) return;
-  if (ranks_above(v, index, *best, *arg)) {
-    *best = v;
-    *arg = index;
-  }
-}
-
-void qtm_analysis_offer_top(regime_state *s, int k, double v, int64_t index) {
-  if (isnan(v) || k == 0) return;
-  if (s->ntop == k && !ranks_above(v, index, s->top[k - 1].value, s->top[k - 1].index)) return;
-  int pos = s->ntop < k ? s->ntop++ : k - 1;
-  while (pos > 0 && ranks_above(v, index, s->top[pos - 1].value, s->top[pos - 1].index)) {
-    s->top[pos] = s->top[pos - 1];
-    --pos;
-  }
-  s->top[pos].value = v;
-  s->top[pos].index = index;
-}
-
-/* p dominates q: at least as good in both objectives and better in one; among identical
- * points the lower index dominates, so the front is unique. */
-static int dominates(const front_point *p, const front_point *q) {
-  if (p->c < q->c || p->j < q->j) return 0;
-  return p->c > q->c || p->j > q->j || p->index < q->index;
-}
-
-/* The front is sorted by j descending with c strictly increasing: the members with j >= q.j
- * form a prefix, and the last of it has the largest c there. */
-void qtm_analysis_offer_front(regime_state *s, double c, double j, int64_t index) {
-  if (isnan(c) || isnan(j)) return;
-  front_point q = {c, j, index};
-  int64_t lo = 0, hi = s->nfront; /* first member with j < q.j */
-  while (lo < hi) {
-    int64_t mid = (lo + hi) / 2;
-    if (s->front[mid].j >= j) lo = mid + 1; else hi = mid;
-  }
-  for (int64_t m = lo - 1; m >= 0 && s->front[m].j == j; --m) /* equal j: check each */
-    if (dominates(&s->front[m], &q)) return;
-  if (lo > 0 && s->front[lo - 1].j > j && s->front[lo - 1].c >= c) return;
-  /* q enters; it removes the members it dominates (a contiguous run around lo) */
-  int64_t first = lo;
-  while (first > 0 && dominates(&q, &s->front[first - 1])) --first;
-  int64_t last = first;
-  while (last < s->nfront && dominates(&q, &s->front[last])) ++last;
-  int64_t removed = last - first;
-  if (removed == 0 && s->nfront == s->front_cap) {
-    front_point *grown = realloc(s->front, (size_t)s->front_cap * 2 * sizeof *grown);
-    if (!grown) return; /* keep the front as it is; it stays a valid subset */
-    s->front = grown;
-    s->front_cap *= 2;
-  }
-  memmove(&s->front[first + 1], &s->front[last], (size_t)(s->nfront - last) * sizeof q);
-  s->front[first] = q;
-  s->nfront += 1 - removed;
-}
-
-static int sign_of(double x) { return (x > 0) - (x < 0); }
-
-void qtm_analysis_tile(qtm_analysis *a, const qtm_tile *t, const double *const *in,
-                       void *const *dense) {
-  const qtm_grid_desc *d = &a->g->desc;
-  int64_t coord[QTM_MAX_AXES];
-  for (int64_t l = 0; l < t->npoints; ++l) {
-    qtm_tile_coord(t, a->naxes, l, coord);
-    int64_t flat = 0, line = 0, outer = 0;
-    for (int k = 0; k < a->naxes; ++k) {
-      flat += coord[k] * a->stride[k];
-      if (k != a->line_axis) line += coord[k] * a->line_stride[k];
-      if (!a->is_optimized[k]) outer += coord[k] * a->outer_stride[k];
-    }
-    qtm_params p;
-    qtm_grid_point(d, a->g->values, coord, &p);
-    int global_here = a->has_global && qtm_global_applies(&p);
-    for (int r = 0; r < (a->has_global ? 2 : 1); ++r) {
-      regime_state *s = &a->r[r];
-      if (r == GLOBAL && !global_here) {
-        ((unsigned char *)dense[1])[l] = 255;
-        continue;
-      }
-      double J = in[r ? IN_JG : IN_J][l], Jr = in[r ? IN_JGR : IN_JR][l];
-      double C = in[r ? IN_CG : IN_C][l], dJ = in[r ? IN_DJG : IN_DJ][l];
-      double R = r ? qtm_ratio(J, Jr) : in[IN_R][l];
-      int ndtc = p.TL > p.TR && dJ < 0;
-      ((unsigned char *)dense[r])[l] = (unsigned char)ndtc;
-      s->ndtc_count += ndtc;
-      s->applicable_count++;
-      if (ndtc && a->line_axis >= 0) {
-        int64_t pos = coord[a->line_axis];
-        if (!a->line_increasing) pos = d->shape[a->line_axis] - 1 - pos;
-        if (pos < s->onset_pos[line]) s->onset_pos[line] = pos;
-      }
-      int strong_enough = fmax(fabs(J), fabs(Jr)) >= a->spec.min_current;
-      if (a->spec.noptimize > 0 && strong_enough) {
-        qtm_analysis_offer_max(C, flat, &s->best_c[outer], &s->arg_c[outer]);
-        qtm_analysis_offer_max(R, flat, &s->best_r[outer], &s->arg_r[outer]);
-      }
-      if (strong_enough) qtm_analysis_offer_top(s, a->spec.top_k, C, flat);
-      qtm_analysis_offer_front(s, C, fabs(J), flat);
-    }
-    if (a->has_global) {
-      unsigned char *regime = dense[2];
-      double *ratio_gj = dense[3];
-      if (!global_here) {
-        regime[l] = 255;
-        ratio_gj[l] = NAN;
-      } else {
-        double J = in[IN_J][l], Jr = in[IN_JR][l], Jg = in[IN_JG][l], Jgr = in[IN_JGR][l];
-        int sign_differs = sign_of(J) != sign_of(Jg);
-        int favoured_differs = sign_of(fabs(J) - fabs(Jr)) != sign_of(fabs(Jg) - fabs(Jgr));
-        regime[l] = (unsigned char)(sign_differs | favoured_differs << 1);
-        ratio_gj[l] = Jg / J; /* 0/0 -> NaN where both vanish (TL == TR) */
-      }
-    }
-  }
 }
 
 /* ---- Finishing: onsets, refinement, result tables ------------------------------------------ */

@@ -50,6 +50,15 @@ typedef struct regime_state {
   double *front_rows;
 } regime_state;
 
+/* One OpenMP thread's share of a tile beyond the first thread's (analysis_tile.c): its counts,
+ * top-K and front, and tile-local buffers in place of the per-line onsets and per-outer-point
+ * maxima (indexed row-major over the tile's own counts), merged after the tile. The first
+ * thread reduces into the analysis itself. */
+typedef struct tile_part {
+  regime_state r[NREGIMES];
+  int64_t line_lo, line_hi, outer_lo, outer_hi; /* the buffer entries it wrote (lo > hi: none) */
+} tile_part;
+
 struct qtm_analysis {
   qtm_analysis_spec spec;
   const qtm_grid *g;
@@ -70,6 +79,12 @@ struct qtm_analysis {
   int64_t nouter;
   int64_t outer_stride[QTM_MAX_AXES];
   regime_state r[NREGIMES];
+  /* threads sharing each tile (qtm_analysis_use_threads): threads - 1 parts, each with
+   * buffers of part_lines and part_outer entries (the largest tile's) */
+  int threads;
+  int64_t min_shared_points;
+  tile_part *parts;
+  int64_t part_lines, part_outer;
   /* results for the writer */
   int nreduced, ntables, nattrs;
   qtm_reduced_map reduced[MAX_REDUCED];
@@ -86,6 +101,8 @@ struct qtm_analysis {
  * state (analysis_state.c): each keeps, among equal values, the lowest flat index. */
 /* Frees the exported state's arrays (analysis_state.c). */
 void qtm_analysis_state_release(qtm_analysis *a);
+/* Frees the threads' parts (analysis_tile.c). */
+void qtm_analysis_parts_free(qtm_analysis *a);
 
 void qtm_analysis_offer_max(double v, int64_t index, double *best, int64_t *arg);
 void qtm_analysis_offer_top(regime_state *s, int k, double v, int64_t index);

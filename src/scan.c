@@ -77,12 +77,17 @@ typedef struct pipeline {
   int64_t tiles_verified, tiles_repaired; /* by the writer thread, under mu */
 } pipeline;
 
-/* The analysis' reductions and the writer's view of one evaluated tile. */
-static void prepare_for_writer(pipeline *pl, slot *s) {
-  if (!pl->analysis || s->empty) return;
+/* The analysis' reductions of one evaluated tile, on the evaluating thread with its team of
+ * threads, before the writer thread gets the slot: the dense maps it fills go to the file too. */
+static void analyse_tile(pipeline *pl, slot *s) {
   const double *inputs[QTM_ANALYSIS_MAX_INPUTS];
   for (int i = pl->nstored; i < s->out.nobs; ++i) inputs[i - pl->nstored] = s->out.data[i];
   qtm_analysis_tile(pl->analysis, &s->tile, inputs, s->dense);
+}
+
+/* The writer's view of one evaluated tile: float32 where the file stores float32. */
+static void prepare_for_writer(pipeline *pl, slot *s) {
+  if (!pl->analysis || s->empty) return;
   if (pl->convert_f32)
     for (int j = 0; j < pl->nstored; ++j) {
       const double *from = s->out.data[j];
@@ -252,6 +257,7 @@ static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tili
     s->failed = 0;
     if (!outside) qtm_tiling_tile(tiling, g, k, &s->tile);
     if (!s->empty) st = b->ops->eval_tile(b, &s->tile, &s->out, err, errcap);
+    if (st == QTM_OK && !s->empty && pl->analysis) analyse_tile(pl, s);
     if (st != QTM_OK && pl->parallel) s->failed = s->empty = 1; /* told to the other ranks */
     if (st != QTM_OK && !pl->parallel) break;
     pthread_mutex_lock(&pl->mu);
@@ -384,6 +390,11 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   if (cfg->analysis.enabled &&
       (st = qtm_analysis_create(&cfg->analysis, &cfg->grid, &an, err, errcap)) != QTM_OK)
     return st;
+  if (an && (st = qtm_analysis_use_threads(an, &tiling, opt->threads,
+                                        QTM_ANALYSIS_MIN_SHARED_POINTS, err, errcap)) != QTM_OK) {
+    qtm_analysis_free(an);
+    return st;
+  }
   qtm_scan_plan plan;
   plan_from_config(cfg, &tiling, an, &plan);
   plan.device = mp.local_rank;

@@ -27,6 +27,10 @@ static void make_grid(qtm_grid *g, int naxes, const int *ids, const int64_t *n,
   cr_assert_eq(qtm_grid_init(g, naxes, ids, n, v, fixed, err, sizeof err), QTM_OK, "%s", err);
 }
 
+/* The OpenMP threads the analysis shares each tile among (qtm_analysis_use_threads, down to
+ * one-point tiles), set by the tests of that sharing; 1: not shared. */
+static int analysis_threads = 1;
+
 /* Runs the analysis over the tiles [first, end) of a tiling of target_points (every tile when
  * end < 0), in shuffled order when `shuffle`, and finishes it when `finish`. */
 static qtm_analysis *analyse_range(qtm_backend_kind kind, const qtm_grid *g,
@@ -58,6 +62,9 @@ static qtm_analysis *analyse_range(qtm_backend_kind kind, const qtm_grid *g,
   cr_assert_eq(qtm_analysis_create(spec, g, &an, err, sizeof err), QTM_OK, "%s", err);
   qtm_tiling tiling;
   qtm_tiling_init(&tiling, g, target);
+  if (analysis_threads > 1)
+    cr_assert_eq(qtm_analysis_use_threads(an, &tiling, analysis_threads, 1, err, sizeof err),
+                 QTM_OK, "%s", err);
   qtm_scan_plan plan = {g, tiling.max_tile_points, QTM_DTYPE_F64, 0, {0}, 0};
   plan.nobs = qtm_analysis_inputs(an, plan.obs);
   qtm_backend *b;
@@ -289,13 +296,15 @@ Test(analysis, maxima_top_k_pareto_equal_brute_force) {
   design_grid(&g);
   truth *t = brute_force();
   qtm_analysis_spec spec = design_spec(0);
-  qtm_analysis *an = analyse(&g, &spec, 100, 1, 11);
-  for (int r = 0; r < 2; ++r) {
-    check_maxima(an, t, r);
-    check_top_k(an, t, r);
-    check_pareto(an, t, r);
+  for (analysis_threads = 1; analysis_threads <= 4; analysis_threads += 3) {
+    qtm_analysis *an = analyse(&g, &spec, 100, 1, 11);
+    for (int r = 0; r < 2; ++r) {
+      check_maxima(an, t, r);
+      check_top_k(an, t, r);
+      check_pareto(an, t, r);
+    }
+    qtm_analysis_free(an);
   }
-  qtm_analysis_free(an);
   free(t);
   qtm_grid_free(&g);
 }
@@ -341,6 +350,45 @@ Test(analysis, independent_of_tiling_and_order) {
   }
   qtm_analysis_free(ref);
   qtm_grid_free(&g);
+}
+
+/* Tiles shared among threads (each reducing a contiguous part into its own buffers, merged
+ * after the tile) give the one-thread results bit for bit: the design grid and the same axes
+ * in another order (the NDTC lines and the outer points then interleave within a tile), with
+ * maxima over leading, trailing and no axes, on tiles of 1 to all points, in shuffled order. */
+Test(analysis, threads_sharing_tiles_give_one_thread_results) {
+  const int ids[4] = {QTM_PARAM_g, QTM_PARAM_TL, QTM_AXIS_gamma_ratio, QTM_PARAM_TR};
+  const int64_t n[4] = {NG, NTL, NRAT, NTR};
+  const double *v[4] = {Gv, TLv, RATv, TRv};
+  qtm_params fixed;
+  qtm_params_default(&fixed);
+  fixed.gammaR = 0.02;
+  qtm_grid grids[2];
+  design_grid(&grids[0]);
+  make_grid(&grids[1], 4, ids, n, v, &fixed);
+  /* optimised axes per grid: (TL, TR) / (g); (g) / (TL, TR); none */
+  const int optimize[2][3][2] = {{{0, 1}, {3, -1}, {-1, -1}}, {{0, -1}, {1, 3}, {-1, -1}}};
+  const int64_t targets[4] = {1, 50, 333, NPTS};
+  const int threads[3] = {2, 3, 7};
+  for (int gi = 0; gi < 2; ++gi)
+    for (int o = 0; o < 3; ++o) {
+      qtm_analysis_spec spec = design_spec(0);
+      spec.noptimize = 0;
+      for (int j = 0; j < 2; ++j)
+        if (optimize[gi][o][j] >= 0) spec.optimize[spec.noptimize++] = optimize[gi][o][j];
+      analysis_threads = 1;
+      qtm_analysis *ref = analyse(&grids[gi], &spec, NPTS, 0, 0);
+      for (int i = 0; i < 4; ++i)
+        for (int h = 0; h < 3; ++h) {
+          analysis_threads = threads[h];
+          qtm_analysis *an = analyse(&grids[gi], &spec, targets[i], (i + h) % 2, 7 + (uint64_t)h);
+          expect_same_results(&grids[gi], ref, an, ((gi * 10 + o) * 10 + i) * 10 + threads[h]);
+          qtm_analysis_free(an);
+        }
+      qtm_analysis_free(ref);
+    }
+  qtm_grid_free(&grids[0]);
+  qtm_grid_free(&grids[1]);
 }
 
 /* Shards: each slab of tiles reduced on its own and exported, the exports merged into a fresh

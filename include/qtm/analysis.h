@@ -3,7 +3,8 @@
  * the Pareto front of (contrast, |J|), the local-vs-global audit, and optional refinement of
  * the top-K beyond the grid. Every merge is deterministic (ties go to the lowest flat index),
  * so the results do not depend on the tiling or the backend. Host code: the backends deliver
- * each tile's per-point inputs in float64 and the analysis consumes them on the writer thread. */
+ * each tile's per-point inputs in float64 and the analysis consumes them on the scan's
+ * evaluating thread, with an OpenMP team of its own size. */
 #ifndef QTM_ANALYSIS_H
 #define QTM_ANALYSIS_H
 
@@ -45,9 +46,18 @@ int qtm_analysis_inputs(const qtm_analysis *a, int *obs);
 /* The dense maps qtm_analysis_tile fills, in that order. */
 int qtm_analysis_dense_maps(const qtm_analysis *a, const qtm_dense_map **maps);
 
+/* Shares each tile of at least min_points points among `threads` OpenMP threads (0: all
+ * cores), each reducing a contiguous part of the tile into its own buffers, sized here for
+ * tiling's largest tile and merged after each tile; fewer threads when those buffers would pass
+ * 256 MiB. Smaller tiles, and every tile without this call, are reduced by one thread. The
+ * results are the same either way (every merge is exact). QTM_ERR_NOMEM with a message. */
+#define QTM_ANALYSIS_MIN_SHARED_POINTS 4096 /* below: waking the team costs more than it saves */
+qtm_status qtm_analysis_use_threads(qtm_analysis *a, const qtm_tiling *tiling, int threads,
+                                    int64_t min_points, char *err, size_t errcap);
+
 /* Consumes one tile: inputs[i] holds t->npoints values (row-major in the tile) of input i;
  * fills dense[m] with t->npoints values of dense map m in its dtype. Tiles may come in any
- * order; each exactly once. Not thread-safe: one caller at a time. */
+ * order; each exactly once. Not thread-safe: one caller at a time (it runs its own team). */
 void qtm_analysis_tile(qtm_analysis *a, const qtm_tile *t, const double *const *inputs,
                        void *const *dense);
 

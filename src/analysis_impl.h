@@ -47,6 +47,8 @@ typedef struct regime_state {
   /* Pareto front, sorted by j descending; c strictly increasing along it */
   front_point *front;
   int64_t nfront, front_cap;
+  int64_t front_hint; /* the member that dominated the last point offered: neighbours in the
+                         grid are mostly dominated by the same one, so it is tried first */
   double *front_rows;
 } regime_state;
 

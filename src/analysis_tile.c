@@ -56,14 +56,21 @@ static int dominates(const front_point *p, const front_point *q) {
 void qtm_analysis_offer_front(regime_state *s, double c, double j, int64_t index) {
   if (isnan(c) || isnan(j)) return;
   front_point q = {c, j, index};
+  if (s->front_hint < s->nfront && dominates(&s->front[s->front_hint], &q)) return;
   int64_t lo = 0, hi = s->nfront; /* first member with j < q.j */
   while (lo < hi) {
     int64_t mid = (lo + hi) / 2;
     if (s->front[mid].j >= j) lo = mid + 1; else hi = mid;
   }
   for (int64_t m = lo - 1; m >= 0 && s->front[m].j == j; --m) /* equal j: check each */
-    if (dominates(&s->front[m], &q)) return;
-  if (lo > 0 && s->front[lo - 1].j > j && s->front[lo - 1].c >= c) return;
+    if (dominates(&s->front[m], &q)) {
+      s->front_hint = m;
+      return;
+    }
+  if (lo > 0 && s->front[lo - 1].j > j && s->front[lo - 1].c >= c) {
+    s->front_hint = lo - 1;
+    return;
+  }
   /* q enters; it removes the members it dominates (a contiguous run around lo) */
   int64_t first = lo;
   while (first > 0 && dominates(&q, &s->front[first - 1])) --first;
@@ -221,78 +228,102 @@ static void widen(int64_t *lo, int64_t *hi, int64_t i) {
 
 static int sign_of(double x) { return (x > 0) - (x < 0); }
 
-/* Points l0 .. l1-1 of tile t. An odometer walks the coordinates and the flat, line and outer
- * indices, so no point divides. */
+/* The running point of a thread's share. */
+typedef struct walk {
+  int64_t l, flat, line, outer;
+  int64_t coord[QTM_MAX_AXES];
+  qtm_params p;
+} walk;
+
+/* One regime's reductions at the point w: NDTC (returned, for its mask), onset, maxima, top-K and
+ * front. The usual outcomes (no new maximum, below the K-th, dominated by the member that
+ * dominated the previous point) are decided here without a call. */
+static inline int reduce_regime(const qtm_analysis *a, const target *x, regime_state *s,
+                                const walk *w, double J, double Jr, double C, double R,
+                                double dJ) {
+  int ndtc = w->p.TL > w->p.TR && dJ < 0;
+  s->ndtc_count += ndtc;
+  s->applicable_count++;
+  if (ndtc && a->line_axis >= 0) {
+    int64_t pos = w->coord[a->line_axis];
+    if (!a->line_increasing) pos = a->g->desc.shape[a->line_axis] - 1 - pos;
+    if (pos < s->onset_pos[w->line]) {
+      s->onset_pos[w->line] = pos;
+      widen(x->line_lo, x->line_hi, w->line);
+    }
+  }
+  /* max(|J|, |J_rev|) >= min_current, a NaN one left out (as fmax does) */
+  int strong_enough = fabs(J) >= a->spec.min_current || fabs(Jr) >= a->spec.min_current;
+  if (strong_enough) {
+    if (a->spec.noptimize > 0) {
+      int64_t o = w->outer;
+      qtm_analysis_offer_max(C, w->flat, &s->best_c[o], &s->arg_c[o]);
+      qtm_analysis_offer_max(R, w->flat, &s->best_r[o], &s->arg_r[o]);
+      widen(x->outer_lo, x->outer_hi, o);
+    }
+    int k = a->spec.top_k;
+    if (k > 0 && (s->ntop < k || ranks_above(C, w->flat, s->top[k - 1].value, s->top[k - 1].index)))
+      qtm_analysis_offer_top(s, k, C, w->flat);
+  }
+  const front_point q = {C, fabs(J), w->flat};
+  if (!(s->front_hint < s->nfront && dominates(&s->front[s->front_hint], &q)))
+    qtm_analysis_offer_front(s, C, fabs(J), w->flat);
+  return ndtc;
+}
+
+/* Points l0 .. l1-1 of tile t. An odometer walks the coordinates, the parameters (only the
+ * axes that moved are set again) and the flat, line and outer indices, so no point divides. */
 static void reduce_points(const qtm_analysis *a, const target *x, const qtm_tile *t,
                           const double *const *in, void *const *dense, int64_t l0, int64_t l1) {
   const qtm_grid_desc *d = &a->g->desc;
   const int n = a->naxes;
-  int64_t coord[QTM_MAX_AXES];
-  qtm_tile_coord(t, n, l0, coord);
-  int64_t flat = 0, line = x->line0, outer = x->outer0;
+  walk w;
+  qtm_tile_coord(t, n, l0, w.coord);
+  w.flat = 0;
+  w.line = x->line0;
+  w.outer = x->outer0;
   for (int k = 0; k < n; ++k) {
-    flat += coord[k] * a->stride[k];
-    line += (coord[k] - t->start[k]) * x->line_stride[k];
-    outer += (coord[k] - t->start[k]) * x->outer_stride[k];
+    w.flat += w.coord[k] * a->stride[k];
+    w.line += (w.coord[k] - t->start[k]) * x->line_stride[k];
+    w.outer += (w.coord[k] - t->start[k]) * x->outer_stride[k];
   }
-  const int nreg = nregimes(a);
+  qtm_grid_point(d, a->g->values, w.coord, &w.p);
+  int has_derived = 0;
+  for (int k = 0; k < n; ++k)
+    has_derived |= d->axis_id[k] == QTM_AXIS_DeltaT || d->axis_id[k] == QTM_AXIS_gamma_ratio;
+  unsigned char *ndtc = dense[0];
+  unsigned char *ndtc_global = a->has_global ? dense[1] : NULL;
+  unsigned char *regime = a->has_global ? dense[2] : NULL;
+  double *ratio_gj = a->has_global ? dense[3] : NULL;
   for (int64_t l = l0; l < l1; ++l) {
-    qtm_params p;
-    qtm_grid_point(d, a->g->values, coord, &p);
-    int global_here = a->has_global && qtm_global_applies(&p);
-    for (int r = 0; r < nreg; ++r) {
-      regime_state *s = &x->r[r];
-      if (r == GLOBAL && !global_here) {
-        ((unsigned char *)dense[1])[l] = 255;
-        continue;
-      }
-      double J = in[r ? IN_JG : IN_J][l], Jr = in[r ? IN_JGR : IN_JR][l];
-      double C = in[r ? IN_CG : IN_C][l], dJ = in[r ? IN_DJG : IN_DJ][l];
-      double R = r ? qtm_ratio(J, Jr) : in[IN_R][l];
-      int ndtc = p.TL > p.TR && dJ < 0;
-      ((unsigned char *)dense[r])[l] = (unsigned char)ndtc;
-      s->ndtc_count += ndtc;
-      s->applicable_count++;
-      if (ndtc && a->line_axis >= 0) {
-        int64_t pos = coord[a->line_axis];
-        if (!a->line_increasing) pos = d->shape[a->line_axis] - 1 - pos;
-        if (pos < s->onset_pos[line]) {
-          s->onset_pos[line] = pos;
-          widen(x->line_lo, x->line_hi, line);
-        }
-      }
-      int strong_enough = fmax(fabs(J), fabs(Jr)) >= a->spec.min_current;
-      if (a->spec.noptimize > 0 && strong_enough) {
-        qtm_analysis_offer_max(C, flat, &s->best_c[outer], &s->arg_c[outer]);
-        qtm_analysis_offer_max(R, flat, &s->best_r[outer], &s->arg_r[outer]);
-        widen(x->outer_lo, x->outer_hi, outer);
-      }
-      if (strong_enough) qtm_analysis_offer_top(s, a->spec.top_k, C, flat);
-      qtm_analysis_offer_front(s, C, fabs(J), flat);
+    w.l = l;
+    double J = in[IN_J][l], Jr = in[IN_JR][l];
+    ndtc[l] = (unsigned char)reduce_regime(a, x, &x->r[LOCAL], &w, J, Jr, in[IN_C][l],
+                                           in[IN_R][l], in[IN_DJ][l]);
+    if (a->has_global && !qtm_global_applies(&w.p)) {
+      ndtc_global[l] = regime[l] = 255;
+      ratio_gj[l] = NAN;
+    } else if (a->has_global) {
+      double Jg = in[IN_JG][l], Jgr = in[IN_JGR][l];
+      ndtc_global[l] = (unsigned char)reduce_regime(a, x, &x->r[GLOBAL], &w, Jg, Jgr, in[IN_CG][l],
+                                                    qtm_ratio(Jg, Jgr), in[IN_DJG][l]);
+      int sign_differs = sign_of(J) != sign_of(Jg);
+      int favoured_differs = sign_of(fabs(J) - fabs(Jr)) != sign_of(fabs(Jg) - fabs(Jgr));
+      regime[l] = (unsigned char)(sign_differs | favoured_differs << 1);
+      ratio_gj[l] = Jg / J; /* 0/0 -> NaN where both vanish (TL == TR) */
     }
-    if (a->has_global) {
-      unsigned char *regime = dense[2];
-      double *ratio_gj = dense[3];
-      if (!global_here) {
-        regime[l] = 255;
-        ratio_gj[l] = NAN;
-      } else {
-        double J = in[IN_J][l], Jr = in[IN_JR][l], Jg = in[IN_JG][l], Jgr = in[IN_JGR][l];
-        int sign_differs = sign_of(J) != sign_of(Jg);
-        int favoured_differs = sign_of(fabs(J) - fabs(Jr)) != sign_of(fabs(Jg) - fabs(Jgr));
-        regime[l] = (unsigned char)(sign_differs | favoured_differs << 1);
-        ratio_gj[l] = Jg / J; /* 0/0 -> NaN where both vanish (TL == TR) */
-      }
+    ++w.flat;
+    int k = n - 1;
+    for (; k >= 0; --k) { /* the next point's coordinates: axes k and later move */
+      w.line += x->line_stride[k];
+      w.outer += x->outer_stride[k];
+      if (++w.coord[k] < t->start[k] + t->count[k]) break;
+      w.coord[k] = t->start[k];
+      w.line -= t->count[k] * x->line_stride[k];
+      w.outer -= t->count[k] * x->outer_stride[k];
     }
-    ++flat;
-    for (int k = n - 1; k >= 0; --k) { /* the next point's coordinates */
-      line += x->line_stride[k];
-      outer += x->outer_stride[k];
-      if (++coord[k] < t->start[k] + t->count[k]) break;
-      coord[k] = t->start[k];
-      line -= t->count[k] * x->line_stride[k];
-      outer -= t->count[k] * x->outer_stride[k];
-    }
+    if (k >= 0) qtm_grid_point_direct(d, a->g->values, w.coord, k, &w.p);
+    if (k >= 0 && has_derived) qtm_grid_point_derived(d, a->g->values, w.coord, &w.p);
   }
 }
 
@@ -385,10 +416,15 @@ void qtm_analysis_tile(qtm_analysis *a, const qtm_tile *t, const double *const *
     target x;
     if (id == 0) target_of_analysis(a, t, &x);
     else target_of_part(a, &a->parts[id - 1], t, &x);
-    /* contiguous shares: each thread's dense maps and inputs stay in one stretch */
-    int64_t l0 = t->npoints * id / nt, l1 = t->npoints * (id + 1) / nt;
-    reduce_points(a, &x, t, in, dense, l0, l1);
-#pragma omp barrier
+    /* Chunks handed out as threads come free: a thread the writer thread (or another job)
+     * keeps off its core for a while does not hold the others up at the barrier. */
+    int64_t chunk = t->npoints / (4 * (int64_t)nt);
+    chunk = chunk < 1 ? 1 : chunk > 4096 ? 4096 : chunk;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t c = 0; c < (t->npoints + chunk - 1) / chunk; ++c) {
+      int64_t l1 = (c + 1) * chunk < t->npoints ? (c + 1) * chunk : t->npoints;
+      reduce_points(a, &x, t, in, dense, c * chunk, l1);
+    }
     merge_buffers(a, t, nt - 1);
 #pragma omp single
     merge_lists(a, nt - 1);

@@ -93,14 +93,16 @@ static qtm_status cpu_eval_tile(qtm_backend *b, const qtm_tile *t, const qtm_til
   const unsigned need = qtm_tile_out_need(out);
   qtm_tile_tables tab;
   qtm_tile_tables_init(&tab, d, t, need);
-  /* Static schedule: every point costs about the same, and it keeps each thread's writes in
-   * one contiguous stretch of the output arrays. Tiles too small to repay waking the team
-   * (~tens of microseconds on a loaded machine) run on this thread. The tables are filled by
-   * the team too; the fill's barrier comes before any point reads them. */
+  /* Chunks of points handed out as threads come free: every point costs about the same, but
+   * a thread that the writer thread (or another job) keeps off its core for a while would
+   * otherwise hold the others up at the end of the tile; 2,048 points keep each thread's writes
+   * in long contiguous stretches. Tiles too small to repay waking the team (~tens of
+   * microseconds on a loaded machine) run on this thread. The tables are filled by the team
+   * too; the fill's barrier comes before any point reads them. */
 #pragma omp parallel num_threads(impl->threads) if (t->npoints >= 4096)
   {
     qtm_tile_tables_fill(&tab, d, values, t, need);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 2048)
     for (int64_t l = 0; l < t->npoints; ++l)
       qtm_tile_eval_point_tab(d, values, t, l, out, need, &tab);
   }

@@ -108,25 +108,40 @@ QTM_FN void qtm_param_set(qtm_params *p, int id, double v) {
   }
 }
 
-/* Parameters of the point whose coordinate index along axis k is coord[k]. Direct parameters
- * first, then T, DeltaT (reads TR) and gamma_ratio (reads gammaR), so a derived axis sees the
- * final value of what it depends on. */
+/* Sets the direct parameters of axes `from` and later at coord (T sets TL and TR; a later axis
+ * of the same parameter overrides an earlier one). */
+QTM_FN void qtm_grid_point_direct(const qtm_grid_desc *d, const double *values,
+                                  const int64_t *coord, int from, qtm_params *p) {
+  for (int k = from; k < d->naxes; ++k) {
+    int id = d->axis_id[k];
+    double v = values[d->offset[k] + coord[k]];
+    if (id == QTM_AXIS_T) p->TL = p->TR = v;
+    else qtm_param_set(p, id, v);
+  }
+}
+
+/* Then the derived ones: DeltaT (reads TR) and gamma_ratio (reads gammaR), after the direct
+ * ones so that they see the final value of what they depend on. */
+QTM_FN void qtm_grid_point_derived(const qtm_grid_desc *d, const double *values,
+                                   const int64_t *coord, qtm_params *p) {
+  for (int k = 0; k < d->naxes; ++k) {
+    int id = d->axis_id[k];
+    double v = values[d->offset[k] + coord[k]];
+    if (id == QTM_AXIS_DeltaT) p->TL = p->TR + v;
+    else if (id == QTM_AXIS_gamma_ratio) p->gammaL = v * p->gammaR;
+  }
+}
+
+/* Parameters of the point whose coordinate index along axis k is coord[k]. From a point that
+ * differs only along axes `from` and later, direct(from) then derived give the same values
+ * (what a walk through a tile uses): a parameter set by an axis before `from` and not after
+ * keeps its value, one set by an axis from `from` on is set again after it, and every derived
+ * value is set again from final values. */
 QTM_FN void qtm_grid_point(const qtm_grid_desc *d, const double *values, const int64_t *coord,
                            qtm_params *p) {
   *p = d->fixed;
-  for (int pass = 0; pass < 2; ++pass)
-    for (int k = 0; k < d->naxes; ++k) {
-      int id = d->axis_id[k];
-      double v = values[d->offset[k] + coord[k]];
-      if (pass == 0) {
-        if (id == QTM_AXIS_T) p->TL = p->TR = v;
-        else qtm_param_set(p, id, v);
-      } else if (id == QTM_AXIS_DeltaT) {
-        p->TL = p->TR + v;
-      } else if (id == QTM_AXIS_gamma_ratio) {
-        p->gammaL = v * p->gammaR;
-      }
-    }
+  qtm_grid_point_direct(d, values, coord, 0, p);
+  qtm_grid_point_derived(d, values, coord, p);
 }
 
 /* Coordinates of point l (row-major) of a tile. */

@@ -7,6 +7,9 @@
 
 #include "qtm/backend.h"
 
+/* Points per chunk handed to a thread (see cpu_eval_tile). */
+#define CHUNK 2048
+
 typedef struct cpu_impl {
   int threads;
 } cpu_impl;
@@ -102,9 +105,11 @@ static qtm_status cpu_eval_tile(qtm_backend *b, const qtm_tile *t, const qtm_til
 #pragma omp parallel num_threads(impl->threads) if (t->npoints >= 4096)
   {
     qtm_tile_tables_fill(&tab, d, values, t, need);
-#pragma omp for schedule(dynamic, 2048)
-    for (int64_t l = 0; l < t->npoints; ++l)
-      qtm_tile_eval_point_tab(d, values, t, l, out, need, &tab);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t c = 0; c < (t->npoints + CHUNK - 1) / CHUNK; ++c)
+      qtm_tile_eval_range(d, values, t, c * CHUNK,
+                          (c + 1) * CHUNK < t->npoints ? (c + 1) * CHUNK : t->npoints, out, need,
+                          &tab);
   }
   qtm_tile_tables_free(&tab);
   return QTM_OK;

@@ -84,6 +84,17 @@ QTM_FN int64_t qtm_tile_table_layout(const qtm_tile *t, int naxes, unsigned axes
   return n;
 }
 
+/* Stores point l's planned observables from o. */
+QTM_FN void qtm_tile_store_point(const qtm_obs *o, const qtm_tile_out *out, int64_t l) {
+  for (int j = 0; j < out->nobs; ++j) {
+    double v = o->v[out->obs[j]];
+    if (out->dtype == QTM_DTYPE_F32)
+      ((float *)out->data[j])[l] = (float)v;
+    else
+      ((double *)out->data[j])[l] = v;
+  }
+}
+
 /* Point l of the tile, evaluating only `need` = qtm_tile_out_need(out), which a loop over a
  * tile computes once: a scan of a few observables then costs what those cost, not all 21.
  * tab: the tile's factor tables built for (at least) `need`, or NULL. */
@@ -111,12 +122,52 @@ QTM_FN void qtm_tile_eval_point_tab(const qtm_grid_desc *d, const double *values
     if (tab->global) gf = tab->global + ig;
   }
   qtm_eval_closed_factors(&p, need, lf, sf, gf, &o);
-  for (int j = 0; j < out->nobs; ++j) {
-    double v = o.v[out->obs[j]];
-    if (out->dtype == QTM_DTYPE_F32)
-      ((float *)out->data[j])[l] = (float)v;
-    else
-      ((double *)out->data[j])[l] = v;
+  qtm_tile_store_point(&o, out, l);
+}
+
+/* Points l0 .. l1-1 of the tile, as qtm_tile_eval_point_tab evaluates each (the same values,
+ * bit for bit), walking from one to the next: the coordinates, the table entries and the
+ * parameters of the axes that moved are updated, not found again by divisions from l (a CPU
+ * thread's run of points; the GPU gives each point a thread of its own). tab: laid out by
+ * qtm_tile_tables_init for this tile (any of its tables may be NULL). */
+QTM_FN void qtm_tile_eval_range(const qtm_grid_desc *d, const double *values, const qtm_tile *t,
+                                int64_t l0, int64_t l1, const qtm_tile_out *out, unsigned need,
+                                const qtm_tile_tables *tab) {
+  if (l0 >= l1) return;
+  const int n = d->naxes;
+  int64_t coord[QTM_MAX_AXES];
+  qtm_params p;
+  qtm_obs o;
+  int64_t il = 0, is = 0, ig = 0;
+  int has_derived = 0;
+  qtm_tile_coord(t, n, l0, coord);
+  qtm_grid_point(d, values, coord, &p);
+  for (int k = 0; k < n; ++k) {
+    int64_t c = coord[k] - t->start[k];
+    il += c * tab->local_stride[k];
+    is += c * tab->stats_stride[k];
+    ig += c * tab->global_stride[k];
+    has_derived |= d->axis_id[k] == QTM_AXIS_DeltaT || d->axis_id[k] == QTM_AXIS_gamma_ratio;
+  }
+  for (int64_t l = l0;;) {
+    qtm_eval_closed_factors(&p, need, tab->local ? tab->local + il : NULL,
+                            tab->stats ? tab->stats + is : NULL,
+                            tab->global ? tab->global + ig : NULL, &o);
+    qtm_tile_store_point(&o, out, l);
+    if (++l == l1) break;
+    int k = n - 1;
+    for (; k >= 0; --k) { /* the next point: axes k and later move */
+      il += tab->local_stride[k];
+      is += tab->stats_stride[k];
+      ig += tab->global_stride[k];
+      if (++coord[k] < t->start[k] + t->count[k]) break;
+      coord[k] = t->start[k];
+      il -= t->count[k] * tab->local_stride[k];
+      is -= t->count[k] * tab->stats_stride[k];
+      ig -= t->count[k] * tab->global_stride[k];
+    }
+    qtm_grid_point_direct(d, values, coord, k, &p);
+    if (has_derived) qtm_grid_point_derived(d, values, coord, &p);
   }
 }
 

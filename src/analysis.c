@@ -370,7 +370,8 @@ static void fill_row(int regime, const qtm_params *p, double *row) {
 static void add_reduced(qtm_analysis *a, const char *name, int with_line, const double *data,
                         const char *units, const char *long_name) {
   qtm_reduced_map *m = &a->reduced[a->nreduced];
-  snprintf(a->reduced_names[a->nreduced], NAME_CAP, "analysis/%s", name);
+  /* names are an observable and axis names, far below NAME_CAP */
+  snprintf(a->reduced_names[a->nreduced], NAME_CAP, "analysis/%.*s", NAME_CAP - 10, name);
   m->name = a->reduced_names[a->nreduced];
   m->nkept = 0;
   for (int k = 0; k < a->naxes; ++k)

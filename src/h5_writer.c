@@ -1417,7 +1417,7 @@ qtm_status qtm_h5_writer_resume(const char *path, const qtm_h5_layout *layout,
   for (int j = 0; j < w->nobs; ++j) {
     const char *name = qtm_obs_table[w->obs[j]].name;
     char what[96];
-    stored_type st;
+    stored_type st = {0}; /* set: the dtype was checked at create (GCC -O3 cannot see it) */
     (void)stored_type_of(w->dtype, &st);
     (void)snprintf(what, sizeof what, "map %s", name);
     if ((rc = open_checked(w->file, path, name, what, w->naxes, w->shape, st.file, chunk,
@@ -1426,7 +1426,7 @@ qtm_status qtm_h5_writer_resume(const char *path, const qtm_h5_layout *layout,
   }
   for (int m = 0; m < w->ndense; ++m) {
     char what[PATH_CAP + 8];
-    stored_type st;
+    stored_type st = {0};
     (void)stored_type_of(w->dense[m].dtype, &st);
     (void)snprintf(what, sizeof what, "map %s", w->dense[m].name);
     if ((rc = open_checked(w->file, path, w->dense[m].name, what, w->naxes, w->shape, st.file,
@@ -1711,7 +1711,7 @@ static qtm_status write_selected(qtm_h5_writer *w, hid_t msel, hid_t fsel, hid_t
     H5_CHECK(H5Dwrite(w->map[j], mem_type, msel, fsel, dxpl, out ? out->data[j] : &nothing),
              "H5Dwrite", "map %s tile %lld", qtm_obs_table[w->obs[j]].name, (long long)index);
   for (int m = 0; m < w->ndense; ++m) {
-    stored_type st;
+    stored_type st = {0};
     (void)stored_type_of(w->dense[m].dtype, &st); /* known: checked at create */
     H5_CHECK(H5Dwrite(w->dense[m].dset, st.mem, msel, fsel, dxpl, out ? dense[m] : &nothing),
              "H5Dwrite", "map %s tile %lld", w->dense[m].name, (long long)index);

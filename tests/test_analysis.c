@@ -137,16 +137,30 @@ static int field(const qtm_table *t, const char *name) {
 enum { NTL = 17, NTR = 3, NRAT = 6, NG = 4, NPTS = NTL * NTR * NRAT * NG };
 static double TLv[NTL], TRv[NTR] = {0.0, 0.1, 0.3}, RATv[NRAT], Gv[NG] = {0.005, 0.02, 0.3, 0.8};
 
-static void design_grid(qtm_grid *g) {
+/* The design grid's axes, axis k of the grid being design axis order[k]. */
+static void design_grid_in_order(qtm_grid *g, const int order[4]) {
   for (int i = 0; i < NTL; ++i) TLv[i] = 0.05 + 0.25 * i;
   for (int i = 0; i < NRAT; ++i) RATv[i] = pow(10.0, -2.0 + 0.4 * i);
-  const int ids[4] = {QTM_PARAM_TL, QTM_PARAM_TR, QTM_AXIS_gamma_ratio, QTM_PARAM_g};
-  const int64_t n[4] = {NTL, NTR, NRAT, NG};
-  const double *v[4] = {TLv, TRv, RATv, Gv};
+  const int all_ids[4] = {QTM_PARAM_TL, QTM_PARAM_TR, QTM_AXIS_gamma_ratio, QTM_PARAM_g};
+  const int64_t all_n[4] = {NTL, NTR, NRAT, NG};
+  const double *all_v[4] = {TLv, TRv, RATv, Gv};
+  int ids[4];
+  int64_t n[4];
+  const double *v[4];
+  for (int k = 0; k < 4; ++k) {
+    ids[k] = all_ids[order[k]];
+    n[k] = all_n[order[k]];
+    v[k] = all_v[order[k]];
+  }
   qtm_params fixed;
   qtm_params_default(&fixed);
   fixed.gammaR = 0.02;
   make_grid(g, 4, ids, n, v, &fixed);
+}
+
+static void design_grid(qtm_grid *g) {
+  const int order[4] = {0, 1, 2, 3};
+  design_grid_in_order(g, order);
 }
 
 /* The brute-force truth, point by point, in row-major order of the design grid. */
@@ -357,15 +371,10 @@ Test(analysis, independent_of_tiling_and_order) {
  * in another order (the NDTC lines and the outer points then interleave within a tile), with
  * maxima over leading, trailing and no axes, on tiles of 1 to all points, in shuffled order. */
 Test(analysis, threads_sharing_tiles_give_one_thread_results) {
-  const int ids[4] = {QTM_PARAM_g, QTM_PARAM_TL, QTM_AXIS_gamma_ratio, QTM_PARAM_TR};
-  const int64_t n[4] = {NG, NTL, NRAT, NTR};
-  const double *v[4] = {Gv, TLv, RATv, TRv};
-  qtm_params fixed;
-  qtm_params_default(&fixed);
-  fixed.gammaR = 0.02;
+  const int g_TL_ratio_TR[4] = {3, 0, 2, 1};
   qtm_grid grids[2];
   design_grid(&grids[0]);
-  make_grid(&grids[1], 4, ids, n, v, &fixed);
+  design_grid_in_order(&grids[1], g_TL_ratio_TR);
   /* optimised axes per grid: (TL, TR) / (g); (g) / (TL, TR); none */
   const int optimize[2][3][2] = {{{0, 1}, {3, -1}, {-1, -1}}, {{0, -1}, {1, 3}, {-1, -1}}};
   const int64_t targets[4] = {1, 50, 333, NPTS};

@@ -32,9 +32,9 @@ void qtm_analysis_offer_max(double v, int64_t index, double *best, int64_t *arg)
   }
 }
 
-void qtm_analysis_offer_top(regime_state *s, int k, double v, int64_t index) {
-  if (isnan(v) || k == 0) return;
-  if (s->ntop == k && !ranks_above(v, index, s->top[k - 1].value, s->top[k - 1].index)) return;
+/* The usual outcomes of the two offers below (below the K-th; dominated by the member that
+ * dominated the previous point) are decided inline; the rest is out of line. */
+static void top_insert(regime_state *s, int k, double v, int64_t index) {
   int pos = s->ntop < k ? s->ntop++ : k - 1;
   while (pos > 0 && ranks_above(v, index, s->top[pos - 1].value, s->top[pos - 1].index)) {
     s->top[pos] = s->top[pos - 1];
@@ -42,6 +42,16 @@ void qtm_analysis_offer_top(regime_state *s, int k, double v, int64_t index) {
   }
   s->top[pos].value = v;
   s->top[pos].index = index;
+}
+
+static inline void offer_top(regime_state *s, int k, double v, int64_t index) {
+  if (isnan(v) || k == 0) return;
+  if (s->ntop == k && !ranks_above(v, index, s->top[k - 1].value, s->top[k - 1].index)) return;
+  top_insert(s, k, v, index);
+}
+
+void qtm_analysis_offer_top(regime_state *s, int k, double v, int64_t index) {
+  offer_top(s, k, v, index);
 }
 
 /* p dominates q: at least as good in both objectives and better in one; among identical
@@ -53,21 +63,18 @@ static int dominates(const front_point *p, const front_point *q) {
 
 /* The front is sorted by j descending with c strictly increasing: the members with j >= q.j
  * form a prefix, and the last of it has the largest c there. */
-void qtm_analysis_offer_front(regime_state *s, double c, double j, int64_t index) {
-  if (isnan(c) || isnan(j)) return;
-  front_point q = {c, j, index};
-  if (s->front_hint < s->nfront && dominates(&s->front[s->front_hint], &q)) return;
+static void front_insert(regime_state *s, front_point q) {
   int64_t lo = 0, hi = s->nfront; /* first member with j < q.j */
   while (lo < hi) {
     int64_t mid = (lo + hi) / 2;
-    if (s->front[mid].j >= j) lo = mid + 1; else hi = mid;
+    if (s->front[mid].j >= q.j) lo = mid + 1; else hi = mid;
   }
-  for (int64_t m = lo - 1; m >= 0 && s->front[m].j == j; --m) /* equal j: check each */
+  for (int64_t m = lo - 1; m >= 0 && s->front[m].j == q.j; --m) /* equal j: check each */
     if (dominates(&s->front[m], &q)) {
       s->front_hint = m;
       return;
     }
-  if (lo > 0 && s->front[lo - 1].j > j && s->front[lo - 1].c >= c) {
+  if (lo > 0 && s->front[lo - 1].j > q.j && s->front[lo - 1].c >= q.c) {
     s->front_hint = lo - 1;
     return;
   }
@@ -86,6 +93,17 @@ void qtm_analysis_offer_front(regime_state *s, double c, double j, int64_t index
   memmove(&s->front[first + 1], &s->front[last], (size_t)(s->nfront - last) * sizeof q);
   s->front[first] = q;
   s->nfront += 1 - removed;
+}
+
+static inline void offer_front(regime_state *s, double c, double j, int64_t index) {
+  if (isnan(c) || isnan(j)) return;
+  front_point q = {c, j, index};
+  if (s->front_hint < s->nfront && dominates(&s->front[s->front_hint], &q)) return;
+  front_insert(s, q);
+}
+
+void qtm_analysis_offer_front(regime_state *s, double c, double j, int64_t index) {
+  offer_front(s, c, j, index);
 }
 
 /* ---- The threads' parts ----------------------------------------------------------------------- */
@@ -230,14 +248,13 @@ static int sign_of(double x) { return (x > 0) - (x < 0); }
 
 /* The running point of a thread's share. */
 typedef struct walk {
-  int64_t l, flat, line, outer;
+  int64_t flat, line, outer;
   int64_t coord[QTM_MAX_AXES];
   qtm_params p;
 } walk;
 
 /* One regime's reductions at the point w: NDTC (returned, for its mask), onset, maxima, top-K and
- * front. The usual outcomes (no new maximum, below the K-th, dominated by the member that
- * dominated the previous point) are decided here without a call. */
+ * front. */
 static inline int reduce_regime(const qtm_analysis *a, const target *x, regime_state *s,
                                 const walk *w, double J, double Jr, double C, double R,
                                 double dJ) {
@@ -261,18 +278,14 @@ static inline int reduce_regime(const qtm_analysis *a, const target *x, regime_s
       qtm_analysis_offer_max(R, w->flat, &s->best_r[o], &s->arg_r[o]);
       widen(x->outer_lo, x->outer_hi, o);
     }
-    int k = a->spec.top_k;
-    if (k > 0 && (s->ntop < k || ranks_above(C, w->flat, s->top[k - 1].value, s->top[k - 1].index)))
-      qtm_analysis_offer_top(s, k, C, w->flat);
+    offer_top(s, a->spec.top_k, C, w->flat);
   }
-  const front_point q = {C, fabs(J), w->flat};
-  if (!(s->front_hint < s->nfront && dominates(&s->front[s->front_hint], &q)))
-    qtm_analysis_offer_front(s, C, fabs(J), w->flat);
+  offer_front(s, C, fabs(J), w->flat);
   return ndtc;
 }
 
-/* Points l0 .. l1-1 of tile t. An odometer walks the coordinates, the parameters (only the
- * axes that moved are set again) and the flat, line and outer indices, so no point divides. */
+/* Points l0 .. l1-1 of tile t, walked as qtm_tile_eval_range walks them: coordinates,
+ * parameters and the flat, line and outer indices from the previous point's. */
 static void reduce_points(const qtm_analysis *a, const target *x, const qtm_tile *t,
                           const double *const *in, void *const *dense, int64_t l0, int64_t l1) {
   const qtm_grid_desc *d = &a->g->desc;
@@ -288,15 +301,12 @@ static void reduce_points(const qtm_analysis *a, const target *x, const qtm_tile
     w.outer += (w.coord[k] - t->start[k]) * x->outer_stride[k];
   }
   qtm_grid_point(d, a->g->values, w.coord, &w.p);
-  int has_derived = 0;
-  for (int k = 0; k < n; ++k)
-    has_derived |= d->axis_id[k] == QTM_AXIS_DeltaT || d->axis_id[k] == QTM_AXIS_gamma_ratio;
+  const int has_derived = qtm_grid_has_derived(d);
   unsigned char *ndtc = dense[0];
   unsigned char *ndtc_global = a->has_global ? dense[1] : NULL;
   unsigned char *regime = a->has_global ? dense[2] : NULL;
   double *ratio_gj = a->has_global ? dense[3] : NULL;
   for (int64_t l = l0; l < l1; ++l) {
-    w.l = l;
     double J = in[IN_J][l], Jr = in[IN_JR][l];
     ndtc[l] = (unsigned char)reduce_regime(a, x, &x->r[LOCAL], &w, J, Jr, in[IN_C][l],
                                            in[IN_R][l], in[IN_DJ][l]);
@@ -312,18 +322,12 @@ static void reduce_points(const qtm_analysis *a, const target *x, const qtm_tile
       regime[l] = (unsigned char)(sign_differs | favoured_differs << 1);
       ratio_gj[l] = Jg / J; /* 0/0 -> NaN where both vanish (TL == TR) */
     }
+    if (l + 1 == l1) break;
+    int k = qtm_tile_step(t, n, w.coord);
     ++w.flat;
-    int k = n - 1;
-    for (; k >= 0; --k) { /* the next point's coordinates: axes k and later move */
-      w.line += x->line_stride[k];
-      w.outer += x->outer_stride[k];
-      if (++w.coord[k] < t->start[k] + t->count[k]) break;
-      w.coord[k] = t->start[k];
-      w.line -= t->count[k] * x->line_stride[k];
-      w.outer -= t->count[k] * x->outer_stride[k];
-    }
-    if (k >= 0) qtm_grid_point_direct(d, a->g->values, w.coord, k, &w.p);
-    if (k >= 0 && has_derived) qtm_grid_point_derived(d, a->g->values, w.coord, &w.p);
+    w.line += qtm_tile_step_delta(t, n, x->line_stride, k);
+    w.outer += qtm_tile_step_delta(t, n, x->outer_stride, k);
+    qtm_grid_point_step(d, a->g->values, w.coord, k, has_derived, &w.p);
   }
 }
 

@@ -132,16 +132,49 @@ QTM_FN void qtm_grid_point_derived(const qtm_grid_desc *d, const double *values,
   }
 }
 
-/* Parameters of the point whose coordinate index along axis k is coord[k]. From a point that
- * differs only along axes `from` and later, direct(from) then derived give the same values
- * (what a walk through a tile uses): a parameter set by an axis before `from` and not after
- * keeps its value, one set by an axis from `from` on is set again after it, and every derived
- * value is set again from final values. */
+/* Parameters of the point whose coordinate index along axis k is coord[k]. */
 QTM_FN void qtm_grid_point(const qtm_grid_desc *d, const double *values, const int64_t *coord,
                            qtm_params *p) {
   *p = d->fixed;
   qtm_grid_point_direct(d, values, coord, 0, p);
   qtm_grid_point_derived(d, values, coord, p);
+}
+
+/* 1 when an axis is derived (DeltaT, gamma_ratio): a walk then sets the derived values again. */
+QTM_FN int qtm_grid_has_derived(const qtm_grid_desc *d) {
+  for (int k = 0; k < d->naxes; ++k)
+    if (d->axis_id[k] == QTM_AXIS_DeltaT || d->axis_id[k] == QTM_AXIS_gamma_ratio) return 1;
+  return 0;
+}
+
+/* p, holding the parameters of a point, becomes those of coord, which differs from it only
+ * along axes `from` and later (a step of qtm_tile_step); has_derived: qtm_grid_has_derived(d).
+ * The same values as qtm_grid_point: a parameter set by an axis before `from` and not after
+ * keeps its value, one set by an axis from `from` on is set again after it, and every derived
+ * value is set again from final values. */
+QTM_FN void qtm_grid_point_step(const qtm_grid_desc *d, const double *values,
+                                const int64_t *coord, int from, int has_derived, qtm_params *p) {
+  qtm_grid_point_direct(d, values, coord, from, p);
+  if (has_derived) qtm_grid_point_derived(d, values, coord, p);
+}
+
+/* Moves coord (inside tile t) to the tile's next point in row-major order; returns the first
+ * axis that moved (the later ones went back to their start), -1 after the last point. */
+QTM_FN int qtm_tile_step(const qtm_tile *t, int naxes, int64_t *coord) {
+  int k = naxes - 1;
+  for (; k >= 0; --k) {
+    if (++coord[k] < t->start[k] + t->count[k]) break;
+    coord[k] = t->start[k];
+  }
+  return k;
+}
+
+/* The change of an index with these per-axis strides over a qtm_tile_step that moved axis k
+ * (k >= 0) and reset the later ones. */
+QTM_FN int64_t qtm_tile_step_delta(const qtm_tile *t, int naxes, const int64_t *stride, int k) {
+  int64_t delta = stride[k];
+  for (int j = k + 1; j < naxes; ++j) delta -= (t->count[j] - 1) * stride[j];
+  return delta;
 }
 
 /* Coordinates of point l (row-major) of a tile. */

@@ -139,7 +139,7 @@ QTM_FN void qtm_tile_eval_range(const qtm_grid_desc *d, const double *values, co
   qtm_params p;
   qtm_obs o;
   int64_t il = 0, is = 0, ig = 0;
-  int has_derived = 0;
+  const int has_derived = qtm_grid_has_derived(d);
   qtm_tile_coord(t, n, l0, coord);
   qtm_grid_point(d, values, coord, &p);
   for (int k = 0; k < n; ++k) {
@@ -147,7 +147,6 @@ QTM_FN void qtm_tile_eval_range(const qtm_grid_desc *d, const double *values, co
     il += c * tab->local_stride[k];
     is += c * tab->stats_stride[k];
     ig += c * tab->global_stride[k];
-    has_derived |= d->axis_id[k] == QTM_AXIS_DeltaT || d->axis_id[k] == QTM_AXIS_gamma_ratio;
   }
   for (int64_t l = l0;;) {
     qtm_eval_closed_factors(&p, need, tab->local ? tab->local + il : NULL,
@@ -155,19 +154,11 @@ QTM_FN void qtm_tile_eval_range(const qtm_grid_desc *d, const double *values, co
                             tab->global ? tab->global + ig : NULL, &o);
     qtm_tile_store_point(&o, out, l);
     if (++l == l1) break;
-    int k = n - 1;
-    for (; k >= 0; --k) { /* the next point: axes k and later move */
-      il += tab->local_stride[k];
-      is += tab->stats_stride[k];
-      ig += tab->global_stride[k];
-      if (++coord[k] < t->start[k] + t->count[k]) break;
-      coord[k] = t->start[k];
-      il -= t->count[k] * tab->local_stride[k];
-      is -= t->count[k] * tab->stats_stride[k];
-      ig -= t->count[k] * tab->global_stride[k];
-    }
-    qtm_grid_point_direct(d, values, coord, k, &p);
-    if (has_derived) qtm_grid_point_derived(d, values, coord, &p);
+    int k = qtm_tile_step(t, n, coord);
+    il += qtm_tile_step_delta(t, n, tab->local_stride, k);
+    is += qtm_tile_step_delta(t, n, tab->stats_stride, k);
+    ig += qtm_tile_step_delta(t, n, tab->global_stride, k);
+    qtm_grid_point_step(d, values, coord, k, has_derived, &p);
   }
 }
 

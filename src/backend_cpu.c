@@ -16,14 +16,16 @@ typedef struct cpu_impl {
 
 void qtm_tile_tables_init(qtm_tile_tables *tab, const qtm_grid_desc *d, const qtm_tile *t,
                           unsigned need) {
-  unsigned local_axes, stats_axes, global_axes;
-  qtm_factor_axes(d, &local_axes, &stats_axes, &global_axes);
+  unsigned local_axes, stats_axes, global_axes, rates_axes;
+  qtm_factor_axes(d, &local_axes, &stats_axes, &global_axes, &rates_axes);
   tab->nlocal = qtm_tile_table_layout(t, d->naxes, local_axes, tab->local_stride);
   tab->nstats = qtm_tile_table_layout(t, d->naxes, stats_axes, tab->stats_stride);
   tab->nglobal = qtm_tile_table_layout(t, d->naxes, global_axes, tab->global_stride);
+  tab->nrates = qtm_tile_table_layout(t, d->naxes, rates_axes, tab->rates_stride);
   tab->local = NULL;
   tab->stats = NULL;
   tab->global = NULL;
+  tab->rates = NULL;
   /* A table of more than one entry per two points would save less than it costs to fill. */
   if ((need & (QTM_NEED_LOCAL | QTM_NEED_MEAN_T)) && tab->nlocal <= t->npoints / 2)
     tab->local = malloc((size_t)tab->nlocal * sizeof *tab->local);
@@ -31,6 +33,8 @@ void qtm_tile_tables_init(qtm_tile_tables *tab, const qtm_grid_desc *d, const qt
     tab->stats = malloc((size_t)tab->nstats * sizeof *tab->stats);
   if ((need & QTM_NEED_GLOBAL) && tab->nglobal <= t->npoints / 2)
     tab->global = malloc((size_t)tab->nglobal * sizeof *tab->global);
+  if ((need & QTM_OBS_BIT(QTM_OBS_ndtc_threshold)) && tab->nrates <= t->npoints / 2)
+    tab->rates = malloc((size_t)tab->nrates * sizeof *tab->rates);
 }
 
 /* Parameters of the tile point whose coordinates along `axes` are entry i of a table laid out
@@ -74,15 +78,25 @@ void qtm_tile_tables_fill(qtm_tile_tables *tab, const qtm_grid_desc *d, const do
       tab->global[i] = qtm_global_factors_at(&p, need);
     }
   }
+  if (tab->rates) {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < tab->nrates; ++i) {
+      qtm_params p;
+      table_point(d, values, t, tab->rates_stride, i, &p);
+      tab->rates[i] = qtm_rate_factors_at(&p, need);
+    }
+  }
 }
 
 void qtm_tile_tables_free(qtm_tile_tables *tab) {
   free(tab->local);
   free(tab->stats);
   free(tab->global);
+  free(tab->rates);
   tab->local = NULL;
   tab->stats = NULL;
   tab->global = NULL;
+  tab->rates = NULL;
 }
 
 static qtm_status cpu_eval_tile(qtm_backend *b, const qtm_tile *t, const qtm_tile_out *out,

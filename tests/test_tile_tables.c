@@ -32,7 +32,7 @@ typedef struct grid_case {
 
 /* What a tile's tables were: counted over every tile and observable set of a test. */
 typedef struct usage {
-  long local_tables, stats_tables, global_tables, per_point_tiles, points;
+  long local_tables, stats_tables, global_tables, rates_tables, per_point_tiles, points;
 } usage;
 
 static qtm_params base_fixed(void) {
@@ -137,7 +137,8 @@ static void check_case(const grid_case *c, int64_t tile_points, usage *u) {
       u->local_tables += tab.local != NULL;
       u->stats_tables += tab.stats != NULL;
       u->global_tables += tab.global != NULL;
-      u->per_point_tiles += !tab.local || !tab.stats || !tab.global;
+      u->rates_tables += tab.rates != NULL;
+      u->per_point_tiles += !tab.local || !tab.stats || !tab.global || !tab.rates;
       for (int64_t l = 0; l < t.npoints; ++l)
         qtm_tile_eval_point_tab(&g.desc, g.values, &t, l, &out, sets[s], &tab);
       u->points += t.npoints;
@@ -181,6 +182,7 @@ static void expect_tables_used(const char *name, const usage *u) {
   cr_assert(u->local_tables > 0, "%s: no tile had a local table", name);
   cr_assert(u->stats_tables > 0, "%s: no tile had a table of local statistics parts", name);
   cr_assert(u->global_tables > 0, "%s: no tile had a global table", name);
+  cr_assert(u->rates_tables > 0, "%s: no tile had a table of rate factors", name);
   cr_assert(u->per_point_tiles > 0, "%s: no tile took the per-point path", name);
 }
 
@@ -312,30 +314,33 @@ Test(tile_tables, overriding_axes) {
 Test(tile_tables, factor_axes) {
   qtm_grid_desc d;
   memset(&d, 0, sizeof d);
-  unsigned la, sa, ga;
+  unsigned la, sa, ga, ra;
   d.naxes = 4;
   d.axis_id[0] = QTM_PARAM_TL;
   d.axis_id[1] = QTM_PARAM_TR;
   d.axis_id[2] = QTM_AXIS_gamma_ratio;
   d.axis_id[3] = QTM_PARAM_g;
-  qtm_factor_axes(&d, &la, &sa, &ga);
+  qtm_factor_axes(&d, &la, &sa, &ga, &ra);
   cr_assert_eq(la, 0x3u);
   cr_assert_eq(sa, 0x3u);
   cr_assert_eq(ga, 0xbu);
+  cr_assert_eq(ra, 0xcu);
   d.axis_id[0] = QTM_AXIS_DeltaT;
   d.axis_id[1] = QTM_PARAM_epsL;
   d.axis_id[2] = QTM_PARAM_TR;
   d.axis_id[3] = QTM_PARAM_omega;
-  qtm_factor_axes(&d, &la, &sa, &ga);
+  qtm_factor_axes(&d, &la, &sa, &ga, &ra);
   cr_assert_eq(la, 0xdu);
   cr_assert_eq(sa, 0xfu);
   cr_assert_eq(ga, 0xdu);
+  cr_assert_eq(ra, 0xau);
   d.axis_id[0] = QTM_PARAM_TL;
   d.axis_id[1] = QTM_AXIS_T; /* overrides TL */
   d.axis_id[2] = QTM_PARAM_gammaL;
   d.axis_id[3] = QTM_PARAM_N;
-  qtm_factor_axes(&d, &la, &sa, &ga);
+  qtm_factor_axes(&d, &la, &sa, &ga, &ra);
   cr_assert_eq(la, 0x2u);
   cr_assert_eq(sa, 0x2u);
   cr_assert_eq(ga, 0x2u);
+  cr_assert_eq(ra, 0xcu);
 }

@@ -522,6 +522,21 @@ typedef struct qtm_global_factors {
   double x2_csch;         /* the bracket of qtm_kappa_global at (TL + TR)/2: need & kappa_global */
 } qtm_global_factors;
 
+/* What depends on neither temperature (the rates, g, omega, the statistics, N): the NDTC
+ * threshold, whose log1p, two square roots and two divisions cost a point about what a local
+ * current costs, while a TL x TR x ... scan has few distinct values of it. */
+typedef struct qtm_rate_factors {
+  double ndtc_threshold; /* qtm_ndtc_threshold(p): need & ndtc_threshold */
+} qtm_rate_factors;
+
+/* The parts that `need` asks for; the others are 0 (and never read). */
+QTM_FN qtm_rate_factors qtm_rate_factors_at(const qtm_params *p, unsigned need) {
+  qtm_rate_factors f;
+  f.ndtc_threshold =
+      (need & QTM_OBS_BIT(QTM_OBS_ndtc_threshold)) ? qtm_ndtc_threshold(p) : 0.0;
+  return f;
+}
+
 /* The parts that `need` asks for; the others are 0 (and never read). */
 QTM_FN qtm_local_factors qtm_local_factors_at(const qtm_params *p, unsigned need) {
   qtm_local_factors f;
@@ -570,13 +585,14 @@ QTM_FN qtm_global_factors qtm_global_factors_at(const qtm_params *p, unsigned ne
  * one does not apply; other entries of o may be written or left as they were. Each mode's
  * thermal factors are computed once and shared by the forward and reverse process and every
  * formula, so a scan of a few observables pays for those only. Every value has the same bits
- * whatever else `need` holds. lf, sf and gf: the point's factors, computed by
- * qtm_local_factors_at, qtm_local_stats_at and qtm_global_factors_at for p's (omega, TL, TR),
- * (omega, TL, TR, statistics) resp. (omega, g, TL, TR) with at least `need`, or NULL to compute
- * them here. */
+ * whatever else `need` holds. lf, sf, gf and rf: the point's factors, computed by
+ * qtm_local_factors_at, qtm_local_stats_at, qtm_global_factors_at and qtm_rate_factors_at for
+ * p's (omega, TL, TR), (omega, TL, TR, statistics), (omega, g, TL, TR) resp. everything but the
+ * temperatures, with at least `need`, or NULL to compute them here. */
 QTM_FN void qtm_eval_closed_factors(const qtm_params *p, unsigned need,
                                     const qtm_local_factors *lf, const qtm_local_stats *sf,
-                                    const qtm_global_factors *gf, qtm_obs *o) {
+                                    const qtm_global_factors *gf, const qtm_rate_factors *rf,
+                                    qtm_obs *o) {
   double *v = o->v;
   int two_sites = p->N == 2;
   /* by value: a pointer to a local would keep it out of registers in the CUDA kernel */
@@ -623,7 +639,8 @@ QTM_FN void qtm_eval_closed_factors(const qtm_params *p, unsigned need,
     v[QTM_OBS_kappa1] = qtm_kappa1_th(p, Tm, tm);
     v[QTM_OBS_kappa2] = qtm_alpha_at_th(p, tm) * v[QTM_OBS_kappa1];
   }
-  if (need & QTM_OBS_BIT(QTM_OBS_ndtc_threshold)) v[QTM_OBS_ndtc_threshold] = qtm_ndtc_threshold(p);
+  if (need & QTM_OBS_BIT(QTM_OBS_ndtc_threshold))
+    v[QTM_OBS_ndtc_threshold] = rf ? rf->ndtc_threshold : qtm_ndtc_threshold(p);
 
   if (need & QTM_NEED_GLOBAL) {
     if (qtm_global_applies(p)) {
@@ -660,7 +677,7 @@ QTM_FN void qtm_eval_closed_factors(const qtm_params *p, unsigned need,
 
 /* qtm_eval_closed_factors with every factor computed here. */
 QTM_FN void qtm_eval_closed_select(const qtm_params *p, unsigned need, qtm_obs *o) {
-  qtm_eval_closed_factors(p, need, NULL, NULL, NULL, o);
+  qtm_eval_closed_factors(p, need, NULL, NULL, NULL, NULL, o);
 }
 
 /* Fills o with every observable of the (valid) point p; NaN where one does not apply. */

@@ -37,23 +37,27 @@ QTM_FN unsigned qtm_tile_out_need(const qtm_tile_out *out) {
  * depend on these and the statistics only (occupation gaps, u, coth; qtm_local_stats and the
  * stat parts of qtm_global_factors) are tabulated with them. The entry of the
  * point with tile coordinates c (c[k] = coord[k] - start[k]) is sum_k c[k] * stride[k], with
- * stride 0 along the axes the factor does not depend on. A NULL table means per point. */
+ * stride 0 along the axes the factor does not depend on. The rate factors (qtm_rate_factors)
+ * are tabulated over every axis but the temperatures'. A NULL table means per point. */
 typedef struct qtm_tile_tables {
   int64_t local_stride[QTM_MAX_AXES];
   int64_t stats_stride[QTM_MAX_AXES];
   int64_t global_stride[QTM_MAX_AXES];
-  int64_t nlocal, nstats, nglobal; /* entries */
+  int64_t rates_stride[QTM_MAX_AXES];
+  int64_t nlocal, nstats, nglobal, nrates; /* entries */
   qtm_local_factors *local;
   qtm_local_stats *stats;
   qtm_global_factors *global;
+  qtm_rate_factors *rates;
 } qtm_tile_tables;
 
 /* The axes (bit k for axis k) that a point's (omega, TL, TR), (omega, TL, TR, epsL, epsR,
  * eps_a) resp. (omega, g, TL, TR) depend on, read off qtm_grid_point's rules: a later axis of
  * the same parameter overrides an earlier one, T sets TL and TR, DeltaT makes TL depend on TR's
- * axis as well. */
+ * axis as well. rates_axes: every axis but TL, TR, T and DeltaT (which set temperatures only),
+ * the ones everything but the temperatures may depend on. */
 QTM_FN void qtm_factor_axes(const qtm_grid_desc *d, unsigned *local_axes, unsigned *stats_axes,
-                            unsigned *global_axes) {
+                            unsigned *global_axes, unsigned *rates_axes) {
   unsigned tl = 0, tr = 0, om = 0, g = 0, el = 0, er = 0, ea = 0;
   for (int k = 0; k < d->naxes; ++k) {
     int id = d->axis_id[k];
@@ -66,8 +70,14 @@ QTM_FN void qtm_factor_axes(const qtm_grid_desc *d, unsigned *local_axes, unsign
     else if (id == QTM_PARAM_epsR) er = 1u << k;
     else if (id == QTM_PARAM_eps_a) ea = 1u << k;
   }
-  for (int k = 0; k < d->naxes; ++k)
-    if (d->axis_id[k] == QTM_AXIS_DeltaT) tl = tr | 1u << k;
+  unsigned rates = 0;
+  for (int k = 0; k < d->naxes; ++k) {
+    int id = d->axis_id[k];
+    if (id == QTM_AXIS_DeltaT) tl = tr | 1u << k;
+    if (id != QTM_PARAM_TL && id != QTM_PARAM_TR && id != QTM_AXIS_T && id != QTM_AXIS_DeltaT)
+      rates |= 1u << k;
+  }
+  *rates_axes = rates;
   *local_axes = om | tl | tr;
   *stats_axes = om | tl | tr | el | er | ea;
   *global_axes = om | tl | tr | g;
@@ -107,21 +117,24 @@ QTM_FN void qtm_tile_eval_point_tab(const qtm_grid_desc *d, const double *values
   const qtm_local_factors *lf = NULL;
   const qtm_local_stats *sf = NULL;
   const qtm_global_factors *gf = NULL;
+  const qtm_rate_factors *rf = NULL;
   qtm_tile_coord(t, d->naxes, l, coord);
   qtm_grid_point(d, values, coord, &p);
   if (tab) {
-    int64_t il = 0, is = 0, ig = 0;
+    int64_t il = 0, is = 0, ig = 0, ir = 0;
     for (int k = 0; k < d->naxes; ++k) {
       int64_t c = coord[k] - t->start[k];
       il += c * tab->local_stride[k];
       is += c * tab->stats_stride[k];
       ig += c * tab->global_stride[k];
+      ir += c * tab->rates_stride[k];
     }
     if (tab->local) lf = tab->local + il;
     if (tab->stats) sf = tab->stats + is;
     if (tab->global) gf = tab->global + ig;
+    if (tab->rates) rf = tab->rates + ir;
   }
-  qtm_eval_closed_factors(&p, need, lf, sf, gf, &o);
+  qtm_eval_closed_factors(&p, need, lf, sf, gf, rf, &o);
   qtm_tile_store_point(&o, out, l);
 }
 
@@ -138,7 +151,7 @@ QTM_FN void qtm_tile_eval_range(const qtm_grid_desc *d, const double *values, co
   int64_t coord[QTM_MAX_AXES];
   qtm_params p;
   qtm_obs o;
-  int64_t il = 0, is = 0, ig = 0;
+  int64_t il = 0, is = 0, ig = 0, ir = 0;
   const int has_derived = qtm_grid_has_derived(d);
   qtm_tile_coord(t, n, l0, coord);
   qtm_grid_point(d, values, coord, &p);
@@ -147,17 +160,20 @@ QTM_FN void qtm_tile_eval_range(const qtm_grid_desc *d, const double *values, co
     il += c * tab->local_stride[k];
     is += c * tab->stats_stride[k];
     ig += c * tab->global_stride[k];
+    ir += c * tab->rates_stride[k];
   }
   for (int64_t l = l0;;) {
     qtm_eval_closed_factors(&p, need, tab->local ? tab->local + il : NULL,
                             tab->stats ? tab->stats + is : NULL,
-                            tab->global ? tab->global + ig : NULL, &o);
+                            tab->global ? tab->global + ig : NULL,
+                            tab->rates ? tab->rates + ir : NULL, &o);
     qtm_tile_store_point(&o, out, l);
     if (++l == l1) break;
     int k = qtm_tile_step(t, n, coord);
     il += qtm_tile_step_delta(t, n, tab->local_stride, k);
     is += qtm_tile_step_delta(t, n, tab->stats_stride, k);
     ig += qtm_tile_step_delta(t, n, tab->global_stride, k);
+    ir += qtm_tile_step_delta(t, n, tab->rates_stride, k);
     qtm_grid_point_step(d, values, coord, k, has_derived, &p);
   }
 }

@@ -143,9 +143,14 @@ output: {path: $work/scan.h5, dtype: float32, compression: $3}
 ${4:-}
 EOF
 }
-# timed_run CONFIG: "WALL USER SYS" seconds of `qtmscan run CONFIG`.
+# timed_run CONFIG: "WALL USER SYS" seconds of `qtmscan run CONFIG`. The previous run's file is
+# deleted and the disk settled outside the timing: replacing a 1.3 GB file made rename(2) free
+# its blocks and pages inside the run (0.4-0.5 s of a 2.8 s run on this VM), a cost dd never
+# paid (dd_once removes its file untimed).
 timed_run() {
   local TIMEFORMAT='%R %U %S'
+  rm -f "$work/scan.h5"
+  sync
   { time "$qtmscan" run "$1" --force --quiet >/dev/null; } 2>"$work/time.txt"
   tail -1 "$work/time.txt"
 }
@@ -154,11 +159,6 @@ e2e_best() {
   scan_config "$@" >"$work/scan.yaml"
   local bw=0 bu bs w u s
   for _ in $(seq "$repeat"); do
-    # The previous run's file is deleted and the disk settled outside the timing: replacing a
-    # 1.3 GB file made rename(2) free its blocks and pages inside the run (0.4-0.5 s of a
-    # 2.8 s run on this VM), a cost dd's loop never paid (it removes its file untimed).
-    rm -f "$work/scan.h5"
-    sync
     read -r w u s < <(timed_run "$work/scan.yaml")
     if [ "$bw" = 0 ] || ge "$bw" "$w"; then bw=$w bu=$u bs=$s; fi
   done
@@ -194,8 +194,6 @@ e2e_paired() {
   scan_config "$1" "${obs_all//,/, }" none >"$work/scan.yaml"
   local bw=0 bd=0 w d bytes ratios=()
   for _ in $(seq "$pairs"); do
-    rm -f "$work/scan.h5"
-    sync
     read -r w _ _ < <(timed_run "$work/scan.yaml")
     bytes=$(stat -c %s "$work/scan.h5")
     d=$(dd_once "$bytes")

@@ -1,6 +1,7 @@
-/* The CPU backend: an OpenMP loop over the points of a tile, each calling the shared
- * qtm_tile_eval_point_tab (the per-point code the CUDA kernel runs), with the tile's
- * transcendental factors tabulated per axis coordinate first (tile_eval.h). */
+/* The CPU backend: an OpenMP loop over chunks of a tile's points, each walked by the shared
+ * qtm_tile_eval_range (the same values as qtm_tile_eval_point_tab, the per-point code the
+ * CUDA kernel runs), with the tile's factors tabulated per axis coordinate first
+ * (tile_eval.h). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,36 +55,25 @@ static void table_point(const qtm_grid_desc *d, const double *values, const qtm_
 
 void qtm_tile_tables_fill(qtm_tile_tables *tab, const qtm_grid_desc *d, const double *values,
                           const qtm_tile *t, unsigned need) {
-  if (tab->local) {
+  /* The tables one after the other as one worksharing loop: one barrier per tile, not one per
+   * table. */
+  const int64_t nl = tab->local ? tab->nlocal : 0, ns = tab->stats ? tab->nstats : 0,
+                ng = tab->global ? tab->nglobal : 0, nr = tab->rates ? tab->nrates : 0;
 #pragma omp for schedule(static)
-    for (int64_t i = 0; i < tab->nlocal; ++i) {
-      qtm_params p;
+  for (int64_t i = 0; i < nl + ns + ng + nr; ++i) {
+    qtm_params p;
+    if (i < nl) {
       table_point(d, values, t, tab->local_stride, i, &p);
       tab->local[i] = qtm_local_factors_at(&p, need);
-    }
-  }
-  if (tab->stats) {
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < tab->nstats; ++i) {
-      qtm_params p;
-      table_point(d, values, t, tab->stats_stride, i, &p);
-      tab->stats[i] = qtm_local_stats_at(&p, qtm_pair_at(p.omega, p.TL, p.TR), need);
-    }
-  }
-  if (tab->global) {
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < tab->nglobal; ++i) {
-      qtm_params p;
-      table_point(d, values, t, tab->global_stride, i, &p);
-      tab->global[i] = qtm_global_factors_at(&p, need);
-    }
-  }
-  if (tab->rates) {
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < tab->nrates; ++i) {
-      qtm_params p;
-      table_point(d, values, t, tab->rates_stride, i, &p);
-      tab->rates[i] = qtm_rate_factors_at(&p, need);
+    } else if (i < nl + ns) {
+      table_point(d, values, t, tab->stats_stride, i - nl, &p);
+      tab->stats[i - nl] = qtm_local_stats_at(&p, qtm_pair_at(p.omega, p.TL, p.TR), need);
+    } else if (i < nl + ns + ng) {
+      table_point(d, values, t, tab->global_stride, i - nl - ns, &p);
+      tab->global[i - nl - ns] = qtm_global_factors_at(&p, need);
+    } else {
+      table_point(d, values, t, tab->rates_stride, i - nl - ns - ng, &p);
+      tab->rates[i - nl - ns - ng] = qtm_rate_factors_at(&p, need);
     }
   }
 }

@@ -105,6 +105,48 @@ QTM_FN void qtm_tile_store_point(const qtm_obs *o, const qtm_tile_out *out, int6
   }
 }
 
+/* A point's entry in each of a tile's tables (meaningful for the tables that exist). */
+typedef struct qtm_table_pos {
+  int64_t local, stats, global, rates;
+} qtm_table_pos;
+
+/* The entries of the point with grid coordinates coord in tile t. */
+QTM_FN qtm_table_pos qtm_table_pos_at(const qtm_tile_tables *tab, const qtm_tile *t, int naxes,
+                                      const int64_t *coord) {
+  qtm_table_pos e = {0, 0, 0, 0};
+  for (int k = 0; k < naxes; ++k) {
+    int64_t c = coord[k] - t->start[k];
+    e.local += c * tab->local_stride[k];
+    e.stats += c * tab->stats_stride[k];
+    e.global += c * tab->global_stride[k];
+    e.rates += c * tab->rates_stride[k];
+  }
+  return e;
+}
+
+/* The entries after qtm_tile_step moved the point on, carrying into axis k. */
+QTM_FN void qtm_table_pos_step(const qtm_tile_tables *tab, const qtm_tile *t, int naxes, int k,
+                               qtm_table_pos *e) {
+  e->local += qtm_tile_step_delta(t, naxes, tab->local_stride, k);
+  e->stats += qtm_tile_step_delta(t, naxes, tab->stats_stride, k);
+  e->global += qtm_tile_step_delta(t, naxes, tab->global_stride, k);
+  e->rates += qtm_tile_step_delta(t, naxes, tab->rates_stride, k);
+}
+
+/* qtm_eval_closed_factors of p with the factors at entries e of tab's tables (NULL tab or
+ * table: computed here). */
+QTM_FN void qtm_eval_closed_tab(const qtm_params *p, unsigned need, const qtm_tile_tables *tab,
+                                qtm_table_pos e, qtm_obs *o) {
+  if (!tab) {
+    qtm_eval_closed_factors(p, need, NULL, NULL, NULL, NULL, o);
+    return;
+  }
+  qtm_eval_closed_factors(p, need, tab->local ? tab->local + e.local : NULL,
+                          tab->stats ? tab->stats + e.stats : NULL,
+                          tab->global ? tab->global + e.global : NULL,
+                          tab->rates ? tab->rates + e.rates : NULL, o);
+}
+
 /* Point l of the tile, evaluating only `need` = qtm_tile_out_need(out), which a loop over a
  * tile computes once: a scan of a few observables then costs what those cost, not all 21.
  * tab: the tile's factor tables built for (at least) `need`, or NULL. */
@@ -114,27 +156,11 @@ QTM_FN void qtm_tile_eval_point_tab(const qtm_grid_desc *d, const double *values
   int64_t coord[QTM_MAX_AXES];
   qtm_params p;
   qtm_obs o;
-  const qtm_local_factors *lf = NULL;
-  const qtm_local_stats *sf = NULL;
-  const qtm_global_factors *gf = NULL;
-  const qtm_rate_factors *rf = NULL;
+  qtm_table_pos e = {0, 0, 0, 0};
   qtm_tile_coord(t, d->naxes, l, coord);
   qtm_grid_point(d, values, coord, &p);
-  if (tab) {
-    int64_t il = 0, is = 0, ig = 0, ir = 0;
-    for (int k = 0; k < d->naxes; ++k) {
-      int64_t c = coord[k] - t->start[k];
-      il += c * tab->local_stride[k];
-      is += c * tab->stats_stride[k];
-      ig += c * tab->global_stride[k];
-      ir += c * tab->rates_stride[k];
-    }
-    if (tab->local) lf = tab->local + il;
-    if (tab->stats) sf = tab->stats + is;
-    if (tab->global) gf = tab->global + ig;
-    if (tab->rates) rf = tab->rates + ir;
-  }
-  qtm_eval_closed_factors(&p, need, lf, sf, gf, rf, &o);
+  if (tab) e = qtm_table_pos_at(tab, t, d->naxes, coord);
+  qtm_eval_closed_tab(&p, need, tab, e, &o);
   qtm_tile_store_point(&o, out, l);
 }
 
@@ -151,29 +177,16 @@ QTM_FN void qtm_tile_eval_range(const qtm_grid_desc *d, const double *values, co
   int64_t coord[QTM_MAX_AXES];
   qtm_params p;
   qtm_obs o;
-  int64_t il = 0, is = 0, ig = 0, ir = 0;
   const int has_derived = qtm_grid_has_derived(d);
   qtm_tile_coord(t, n, l0, coord);
   qtm_grid_point(d, values, coord, &p);
-  for (int k = 0; k < n; ++k) {
-    int64_t c = coord[k] - t->start[k];
-    il += c * tab->local_stride[k];
-    is += c * tab->stats_stride[k];
-    ig += c * tab->global_stride[k];
-    ir += c * tab->rates_stride[k];
-  }
+  qtm_table_pos e = qtm_table_pos_at(tab, t, n, coord);
   for (int64_t l = l0;;) {
-    qtm_eval_closed_factors(&p, need, tab->local ? tab->local + il : NULL,
-                            tab->stats ? tab->stats + is : NULL,
-                            tab->global ? tab->global + ig : NULL,
-                            tab->rates ? tab->rates + ir : NULL, &o);
+    qtm_eval_closed_tab(&p, need, tab, e, &o);
     qtm_tile_store_point(&o, out, l);
     if (++l == l1) break;
     int k = qtm_tile_step(t, n, coord);
-    il += qtm_tile_step_delta(t, n, tab->local_stride, k);
-    is += qtm_tile_step_delta(t, n, tab->stats_stride, k);
-    ig += qtm_tile_step_delta(t, n, tab->global_stride, k);
-    ir += qtm_tile_step_delta(t, n, tab->rates_stride, k);
+    qtm_table_pos_step(tab, t, n, k, &e);
     qtm_grid_point_step(d, values, coord, k, has_derived, &p);
   }
 }
@@ -199,8 +212,9 @@ extern "C" {
  * and the allocation succeeds, else NULL (per point), so this cannot fail. */
 void qtm_tile_tables_init(qtm_tile_tables *tab, const qtm_grid_desc *d, const qtm_tile *t,
                           unsigned need);
-/* Fills the tables. Its loops are OpenMP worksharing loops: called by every thread of a
- * parallel region, they share the work and end with a barrier; called outside one, serially. */
+/* Fills the tables. Its loop is an OpenMP worksharing loop: called by every thread of a
+ * parallel region, the threads share the work and it ends with a barrier; called outside one,
+ * serially. */
 void qtm_tile_tables_fill(qtm_tile_tables *tab, const qtm_grid_desc *d, const double *values,
                           const qtm_tile *t, unsigned need);
 void qtm_tile_tables_free(qtm_tile_tables *tab);

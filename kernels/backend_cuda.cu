@@ -142,7 +142,7 @@ static void cuda_free(qtm_backend *b) {
   free(b);
 }
 
-static const qtm_backend_ops cuda_ops = {cuda_eval_tile, cuda_free};
+static const qtm_backend_ops cuda_ops = {cuda_eval_tile, cuda_free, NULL};
 
 extern "C" qtm_status qtm_backend_cuda_open(const qtm_scan_plan *plan, qtm_backend **out,
                                             char *err, size_t errcap) {

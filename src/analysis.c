@@ -159,19 +159,21 @@ qtm_status qtm_analysis_create(const qtm_analysis_spec *spec, const qtm_grid *g,
   if (a->has_global)
     for (int i = 0; i < 4; ++i) a->inputs[a->ninputs++] = global_inputs[i];
 
-  a->dense[a->ndense++] = (qtm_dense_map){"analysis/ndtc", QTM_DTYPE_U8, "1",
-                                          "1 where TL > TR and dJ/dTL < 0 (NDTC), else 0"};
-  if (a->has_global) {
-    a->dense[a->ndense++] = (qtm_dense_map){
-        "analysis/ndtc_global", QTM_DTYPE_U8, "1",
-        "1 where TL > TR and dJ_global/dTL < 0, 0 elsewhere, 255 where the global forms do "
-        "not apply"};
-    a->dense[a->ndense++] = (qtm_dense_map){
-        "analysis/regime_disagreement", QTM_DTYPE_U8, "1",
-        "local vs global: bit 0 the sign of the current differs, bit 1 the favoured direction "
-        "differs; 255 where the global forms do not apply"};
-    a->dense[a->ndense++] = (qtm_dense_map){"analysis/J_global_over_J", QTM_DTYPE_F64, "1",
-                                            "ratio J_global / J of the two pictures' currents"};
+  if (!spec->no_point_maps) {
+    a->dense[a->ndense++] = (qtm_dense_map){"analysis/ndtc", QTM_DTYPE_U8, "1",
+                                            "1 where TL > TR and dJ/dTL < 0 (NDTC), else 0"};
+    if (a->has_global) {
+      a->dense[a->ndense++] = (qtm_dense_map){
+          "analysis/ndtc_global", QTM_DTYPE_U8, "1",
+          "1 where TL > TR and dJ_global/dTL < 0, 0 elsewhere, 255 where the global forms do "
+          "not apply"};
+      a->dense[a->ndense++] = (qtm_dense_map){
+          "analysis/regime_disagreement", QTM_DTYPE_U8, "1",
+          "local vs global: bit 0 the sign of the current differs, bit 1 the favoured direction "
+          "differs; 255 where the global forms do not apply"};
+      a->dense[a->ndense++] = (qtm_dense_map){"analysis/J_global_over_J", QTM_DTYPE_F64, "1",
+                                              "ratio J_global / J of the two pictures' currents"};
+    }
   }
 
   a->line_axis = -1;
@@ -499,13 +501,17 @@ static qtm_status finish_regime(qtm_analysis *a, int regime) {
                         : "Pareto front of (contrast, |J|), non-dominated points by increasing "
                           "current";
 
+  /* on the regime's NDTC mask; without point maps on the group, the global's names suffixed */
   qtm_scalar_attr *at = &a->attrs[a->nattrs];
-  const char *obj = regime ? "analysis/ndtc_global" : "analysis/ndtc";
-  at[0] = (qtm_scalar_attr){obj, "ndtc_count", (double)s->ndtc_count};
-  at[1] = (qtm_scalar_attr){obj, "ndtc_fraction",
+  const int maps = !a->spec.no_point_maps;
+  const char *obj = !maps ? "analysis" : regime ? "analysis/ndtc_global" : "analysis/ndtc";
+  const int g = regime && !maps;
+  at[0] = (qtm_scalar_attr){obj, g ? "ndtc_count_global" : "ndtc_count", (double)s->ndtc_count};
+  at[1] = (qtm_scalar_attr){obj, g ? "ndtc_fraction_global" : "ndtc_fraction",
                             s->applicable_count ? (double)s->ndtc_count / (double)s->applicable_count
                                                 : NAN};
-  at[2] = (qtm_scalar_attr){obj, "points_considered", (double)s->applicable_count};
+  at[2] = (qtm_scalar_attr){obj, g ? "points_considered_global" : "points_considered",
+                            (double)s->applicable_count};
   a->nattrs += 3;
   return QTM_OK;
 }

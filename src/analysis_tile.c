@@ -301,33 +301,39 @@ static void reduce_points(const qtm_analysis *a, const target *x, const qtm_tile
     w.outer += (w.coord[k] - t->start[k]) * x->outer_stride[k];
   }
   qtm_grid_point(d, a->g->values, w.coord, &w.p);
-  const int has_derived = qtm_grid_has_derived(d);
-  unsigned char *ndtc = dense[0];
-  unsigned char *ndtc_global = a->has_global ? dense[1] : NULL;
-  unsigned char *regime = a->has_global ? dense[2] : NULL;
-  double *ratio_gj = a->has_global ? dense[3] : NULL;
+  const int derived_last = qtm_grid_derived_last(d);
+  const int maps = a->ndense > 0, global_maps = maps && a->has_global;
+  unsigned char *ndtc = maps ? dense[0] : NULL;
+  unsigned char *ndtc_global = global_maps ? dense[1] : NULL;
+  unsigned char *regime = global_maps ? dense[2] : NULL;
+  double *ratio_gj = global_maps ? dense[3] : NULL;
   for (int64_t l = l0; l < l1; ++l) {
     double J = in[IN_J][l], Jr = in[IN_JR][l];
-    ndtc[l] = (unsigned char)reduce_regime(a, x, &x->r[LOCAL], &w, J, Jr, in[IN_C][l],
-                                           in[IN_R][l], in[IN_DJ][l]);
+    int nd = reduce_regime(a, x, &x->r[LOCAL], &w, J, Jr, in[IN_C][l], in[IN_R][l], in[IN_DJ][l]);
+    if (maps) ndtc[l] = (unsigned char)nd;
     if (a->has_global && !qtm_global_applies(&w.p)) {
-      ndtc_global[l] = regime[l] = 255;
-      ratio_gj[l] = NAN;
+      if (global_maps) {
+        ndtc_global[l] = regime[l] = 255;
+        ratio_gj[l] = NAN;
+      }
     } else if (a->has_global) {
       double Jg = in[IN_JG][l], Jgr = in[IN_JGR][l];
-      ndtc_global[l] = (unsigned char)reduce_regime(a, x, &x->r[GLOBAL], &w, Jg, Jgr, in[IN_CG][l],
-                                                    qtm_ratio(Jg, Jgr), in[IN_DJG][l]);
-      int sign_differs = sign_of(J) != sign_of(Jg);
-      int favoured_differs = sign_of(fabs(J) - fabs(Jr)) != sign_of(fabs(Jg) - fabs(Jgr));
-      regime[l] = (unsigned char)(sign_differs | favoured_differs << 1);
-      ratio_gj[l] = Jg / J; /* 0/0 -> NaN where both vanish (TL == TR) */
+      nd = reduce_regime(a, x, &x->r[GLOBAL], &w, Jg, Jgr, in[IN_CG][l], qtm_ratio(Jg, Jgr),
+                         in[IN_DJG][l]);
+      if (global_maps) {
+        ndtc_global[l] = (unsigned char)nd;
+        int sign_differs = sign_of(J) != sign_of(Jg);
+        int favoured_differs = sign_of(fabs(J) - fabs(Jr)) != sign_of(fabs(Jg) - fabs(Jgr));
+        regime[l] = (unsigned char)(sign_differs | favoured_differs << 1);
+        ratio_gj[l] = Jg / J;
+      }
     }
     if (l + 1 == l1) break;
     int k = qtm_tile_step(t, n, w.coord);
     ++w.flat;
     w.line += qtm_tile_step_delta(t, n, x->line_stride, k);
     w.outer += qtm_tile_step_delta(t, n, x->outer_stride, k);
-    qtm_grid_point_step(d, a->g->values, w.coord, k, has_derived, &w.p);
+    qtm_grid_point_step(d, a->g->values, w.coord, k, derived_last, &w.p);
   }
 }
 
@@ -406,31 +412,48 @@ static void merge_lists(qtm_analysis *a, int nparts) {
   }
 }
 
+int qtm_analysis_threads(const qtm_analysis *a) { return a->threads; }
+
+/* The calling thread's target: the first thread of a team (or no team) reduces into the
+ * analysis, thread i > 0 into part i - 1. */
+static void target_of_thread(qtm_analysis *a, const qtm_tile *t, target *x) {
+  int id = omp_get_thread_num();
+  if (id == 0) target_of_analysis(a, t, x);
+  else target_of_part(a, &a->parts[id - 1], t, x);
+}
+
+void qtm_analysis_range(qtm_analysis *a, const qtm_tile *t, const double *const *in,
+                        void *const *dense, int64_t l0, int64_t l1) {
+  target x;
+  target_of_thread(a, t, &x);
+  reduce_points(a, &x, t, in, dense, l0, l1);
+}
+
+void qtm_analysis_tile_end(qtm_analysis *a, const qtm_tile *t) {
+  int nparts = omp_get_num_threads() - 1;
+  if (nparts == 0) return; /* no team: the one thread reduced into the analysis itself */
+  merge_buffers(a, t, nparts);
+#pragma omp single
+  merge_lists(a, nparts);
+}
+
 void qtm_analysis_tile(qtm_analysis *a, const qtm_tile *t, const double *const *in,
                        void *const *dense) {
   if (a->threads <= 1 || t->npoints < a->min_shared_points) {
-    target x;
-    target_of_analysis(a, t, &x);
-    reduce_points(a, &x, t, in, dense, 0, t->npoints);
+    qtm_analysis_range(a, t, in, dense, 0, t->npoints);
     return;
   }
 #pragma omp parallel num_threads(a->threads)
   {
-    int nt = omp_get_num_threads(), id = omp_get_thread_num();
-    target x;
-    if (id == 0) target_of_analysis(a, t, &x);
-    else target_of_part(a, &a->parts[id - 1], t, &x);
     /* Chunks handed out as threads come free: a thread the writer thread (or another job)
      * keeps off its core for a while does not hold the others up at the barrier. */
-    int64_t chunk = t->npoints / (4 * (int64_t)nt);
+    int64_t chunk = t->npoints / (4 * (int64_t)omp_get_num_threads());
     chunk = chunk < 1 ? 1 : chunk > 4096 ? 4096 : chunk;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t c = 0; c < (t->npoints + chunk - 1) / chunk; ++c) {
       int64_t l1 = (c + 1) * chunk < t->npoints ? (c + 1) * chunk : t->npoints;
-      reduce_points(a, &x, t, in, dense, c * chunk, l1);
+      qtm_analysis_range(a, t, in, dense, c * chunk, l1);
     }
-    merge_buffers(a, t, nt - 1);
-#pragma omp single
-    merge_lists(a, nt - 1);
+    qtm_analysis_tile_end(a, t);
   }
 }

@@ -89,33 +89,55 @@ void qtm_tile_tables_free(qtm_tile_tables *tab) {
   tab->rates = NULL;
 }
 
-static qtm_status cpu_eval_tile(qtm_backend *b, const qtm_tile *t, const qtm_tile_out *out,
-                                char *err, size_t errcap) {
-  (void)err;
-  (void)errcap;
-  const cpu_impl *impl = b->impl;
-  const qtm_grid *g = b->plan.grid;
+/* The tile's points in chunks, each evaluated and then handed to c (when there is one) by the
+ * same thread; c prepared for fewer threads than the backend's (the analysis caps its buffers)
+ * gets the whole tile afterwards, on this thread, rather than slow the evaluation down. */
+static void cpu_eval(const cpu_impl *impl, const qtm_grid *g, const qtm_tile *t,
+                     const qtm_tile_out *out, const qtm_tile_consumer *c) {
   const qtm_grid_desc *d = &g->desc;
   const double *values = g->values;
   const unsigned need = qtm_tile_out_need(out);
+  const qtm_tile_consumer *fused = c && c->threads >= impl->threads ? c : NULL;
   qtm_tile_tables tab;
   qtm_tile_tables_init(&tab, d, t, need);
   /* Chunks of points handed out as threads come free: every point costs about the same, but
    * a thread that the writer thread (or another job) keeps off its core for a while would
    * otherwise hold the others up at the end of the tile; 2,048 points keep each thread's writes
-   * in long contiguous stretches. Tiles too small to repay waking the team (~tens of
-   * microseconds on a loaded machine) run on this thread. The tables are filled by the team
-   * too; the fill's barrier comes before any point reads them. */
+   * in long contiguous stretches, and their values in L2 for c. Tiles too small to repay waking
+   * the team (~tens of microseconds on a loaded machine) run on this thread. The tables are
+   * filled by the team too; the fill's barrier comes before any point reads them. */
 #pragma omp parallel num_threads(impl->threads) if (t->npoints >= 4096)
   {
     qtm_tile_tables_fill(&tab, d, values, t, need);
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t c = 0; c < (t->npoints + CHUNK - 1) / CHUNK; ++c)
-      qtm_tile_eval_range(d, values, t, c * CHUNK,
-                          (c + 1) * CHUNK < t->npoints ? (c + 1) * CHUNK : t->npoints, out, need,
-                          &tab);
+    for (int64_t k = 0; k < (t->npoints + CHUNK - 1) / CHUNK; ++k) {
+      int64_t l0 = k * CHUNK, l1 = l0 + CHUNK < t->npoints ? l0 + CHUNK : t->npoints;
+      qtm_tile_eval_range(d, values, t, l0, l1, out, need, &tab);
+      if (fused) fused->range(fused->ctx, t, out, l0, l1);
+    }
+    if (fused) fused->end(fused->ctx, t);
   }
   qtm_tile_tables_free(&tab);
+  if (c && !fused) {
+    c->range(c->ctx, t, out, 0, t->npoints);
+    c->end(c->ctx, t);
+  }
+}
+
+static qtm_status cpu_eval_tile(qtm_backend *b, const qtm_tile *t, const qtm_tile_out *out,
+                                char *err, size_t errcap) {
+  (void)err;
+  (void)errcap;
+  cpu_eval(b->impl, b->plan.grid, t, out, NULL);
+  return QTM_OK;
+}
+
+static qtm_status cpu_eval_tile_consumed(qtm_backend *b, const qtm_tile *t,
+                                         const qtm_tile_out *out, const qtm_tile_consumer *c,
+                                         char *err, size_t errcap) {
+  (void)err;
+  (void)errcap;
+  cpu_eval(b->impl, b->plan.grid, t, out, c);
   return QTM_OK;
 }
 
@@ -124,7 +146,7 @@ static void cpu_free(qtm_backend *b) {
   free(b);
 }
 
-static const qtm_backend_ops cpu_ops = {cpu_eval_tile, cpu_free};
+static const qtm_backend_ops cpu_ops = {cpu_eval_tile, cpu_free, cpu_eval_tile_consumed};
 
 qtm_status qtm_backend_cpu_open(const qtm_scan_plan *plan, int threads, qtm_backend **out,
                                 char *err, size_t errcap) {

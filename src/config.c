@@ -240,7 +240,7 @@ static qtm_status parse_bool(const qtm_yaml *y, struct fy_node *n, const char *w
 }
 
 static qtm_status parse_analysis(qtm_cfg_loader *L, struct fy_node *sec, qtm_config *cfg) {
-  static const char *const keys[] = {"optimize", "top_k", "min_current", "refine"};
+  static const char *const keys[] = {"optimize", "top_k", "min_current", "refine", "point_maps"};
   qtm_analysis_spec *spec = &cfg->analysis;
   char found[128];
   qtm_status rc;
@@ -251,7 +251,7 @@ static qtm_status parse_analysis(qtm_cfg_loader *L, struct fy_node *sec, qtm_con
                          "for the defaults), found %s",
                          found);
   }
-  if ((rc = qtm_yaml_check_keys(&L->y, sec, "analysis", keys, 4)) != QTM_OK) return rc;
+  if ((rc = qtm_yaml_check_keys(&L->y, sec, "analysis", keys, 5)) != QTM_OK) return rc;
   memset(spec, 0, sizeof *spec);
   spec->enabled = 1;
   spec->top_k = 10;
@@ -282,6 +282,12 @@ static qtm_status parse_analysis(qtm_cfg_loader *L, struct fy_node *sec, qtm_con
       (rc = parse_bool(&L->y, qtm_yaml_get(sec, "refine"), "analysis.refine", &spec->refine)) !=
           QTM_OK)
     return rc;
+  if (qtm_yaml_get_key(sec, "point_maps")) {
+    int keep = 1;
+    rc = parse_bool(&L->y, qtm_yaml_get(sec, "point_maps"), "analysis.point_maps", &keep);
+    if (rc != QTM_OK) return rc;
+    spec->no_point_maps = !keep;
+  }
   return QTM_OK;
 }
 

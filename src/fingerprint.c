@@ -49,6 +49,8 @@ void qtm_config_fingerprint(const qtm_config *cfg, char *out, size_t cap) {
     feed_i64(&f, a->top_k);
     feed_f64(&f, a->min_current);
     feed_i64(&f, a->refine);
+    /* fed only when set, so that files written before the option keep their fingerprint */
+    if (a->no_point_maps) feed_i64(&f, -1);
   }
   snprintf(out, cap, "%016llx", (unsigned long long)f.h);
 }

@@ -77,12 +77,41 @@ typedef struct pipeline {
   int64_t tiles_verified, tiles_repaired; /* by the writer thread, under mu */
 } pipeline;
 
-/* The analysis' reductions of one evaluated tile, on the evaluating thread with its team of
- * threads, before the writer thread gets the slot: the dense maps it fills go to the file too. */
-static void analyse_tile(pipeline *pl, slot *s) {
+/* The analysis' reductions of one tile, on the evaluating thread with its team of threads,
+ * before the writer thread gets the slot: the dense maps it fills go to the file too. */
+typedef struct analysis_feed {
+  qtm_analysis *analysis;
   const double *inputs[QTM_ANALYSIS_MAX_INPUTS];
-  for (int i = pl->nstored; i < s->out.nobs; ++i) inputs[i - pl->nstored] = s->out.data[i];
-  qtm_analysis_tile(pl->analysis, &s->tile, inputs, s->dense);
+  void *const *dense;
+} analysis_feed;
+
+static void feed_range(void *ctx, const qtm_tile *t, const qtm_tile_out *out, int64_t l0,
+                       int64_t l1) {
+  (void)out;
+  analysis_feed *f = ctx;
+  qtm_analysis_range(f->analysis, t, f->inputs, f->dense, l0, l1);
+}
+
+static void feed_end(void *ctx, const qtm_tile *t) {
+  analysis_feed *f = ctx;
+  qtm_analysis_tile_end(f->analysis, t);
+}
+
+/* Evaluates the slot's tile and, with an analysis, reduces it: inside the backend's loop, each
+ * run of points right after its evaluation, where the backend can (the CPU's; the inputs are
+ * then read from cache, not memory, and one team does both), else after the whole tile. */
+static qtm_status eval_and_analyse(pipeline *pl, qtm_backend *b, slot *s, char *err,
+                                   size_t errcap) {
+  if (!pl->analysis) return b->ops->eval_tile(b, &s->tile, &s->out, err, errcap);
+  analysis_feed f = {pl->analysis, {0}, s->dense};
+  for (int i = pl->nstored; i < s->out.nobs; ++i) f.inputs[i - pl->nstored] = s->out.data[i];
+  if (b->ops->eval_tile_consumed) {
+    qtm_tile_consumer c = {&f, qtm_analysis_threads(pl->analysis), feed_range, feed_end};
+    return b->ops->eval_tile_consumed(b, &s->tile, &s->out, &c, err, errcap);
+  }
+  qtm_status st = b->ops->eval_tile(b, &s->tile, &s->out, err, errcap);
+  if (st == QTM_OK) qtm_analysis_tile(pl->analysis, &s->tile, f.inputs, s->dense);
+  return st;
 }
 
 /* The writer's view of one evaluated tile: float32 where the file stores float32. */
@@ -256,8 +285,7 @@ static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tili
     s->verify = done_before && pl->check;
     s->failed = 0;
     if (!outside) qtm_tiling_tile(tiling, g, k, &s->tile);
-    if (!s->empty) st = b->ops->eval_tile(b, &s->tile, &s->out, err, errcap);
-    if (st == QTM_OK && !s->empty && pl->analysis) analyse_tile(pl, s);
+    if (!s->empty) st = eval_and_analyse(pl, b, s, err, errcap);
     if (st != QTM_OK && pl->parallel) s->failed = s->empty = 1; /* told to the other ranks */
     if (st != QTM_OK && !pl->parallel) break;
     pthread_mutex_lock(&pl->mu);

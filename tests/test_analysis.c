@@ -200,7 +200,7 @@ static int admissible(const truth *t, int r, int n) {
 }
 
 static qtm_analysis_spec design_spec(int refine) {
-  qtm_analysis_spec s = {1, 2, {0, 1}, 10, MIN_CURRENT, refine};
+  qtm_analysis_spec s = {1, 2, {0, 1}, 10, MIN_CURRENT, refine, 0};
   return s;
 }
 
@@ -538,7 +538,7 @@ Test(analysis, ndtc_onsets_match_a_fine_search_and_eq17) {
   fixed.gammaR = 0.02;
   qtm_grid g;
   make_grid(&g, 3, ids, n, v, &fixed);
-  qtm_analysis_spec spec = {1, 0, {0}, 0, 0.0, 0};
+  qtm_analysis_spec spec = {1, 0, {0}, 0, 0.0, 0, 0};
   qtm_analysis *an = analyse(&g, &spec, 37, 1, 5);
   const qtm_reduced_map *on = find_map(an, "analysis/ndtc_onset");
   const qtm_reduced_map *eq = find_map(an, "analysis/ndtc_threshold_eq17");

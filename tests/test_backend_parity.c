@@ -8,6 +8,7 @@
  * with the reason and everything else still runs. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -662,6 +663,115 @@ Test(backend_parity, cpu_threads_give_identical_bits) {
   host_out_free(&h2);
   qtm_backend_free(b1);
   qtm_backend_free(b2);
+  qtm_grid_free(&pc.grid);
+}
+
+/* What a consumer handed to eval_tile_consumed saw (qtm_tile_consumer's contract). */
+typedef struct consumer_log {
+  int threads;       /* the team size it was prepared for */
+  int *visits;       /* per point of the tile */
+  int too_early;     /* a point handed over before its value was written */
+  int wrong_thread;  /* a range run by a thread numbered threads or above */
+  int ends, ranges_after_end;
+} consumer_log;
+
+static void log_range(void *ctx, const qtm_tile *t, const qtm_tile_out *out, int64_t l0,
+                      int64_t l1) {
+  consumer_log *c = ctx;
+  const unsigned char *v = out->data[0];
+  int ends;
+#pragma omp atomic read
+  ends = c->ends;
+  for (int64_t l = l0; l < l1; ++l) {
+#pragma omp atomic
+    c->visits[l]++;
+    if (v[l * (int64_t)sizeof(double)] == SENTINEL_BYTE && v[l * (int64_t)sizeof(double) + 7] ==
+                                                               SENTINEL_BYTE) {
+#pragma omp atomic write
+      c->too_early = 1;
+    }
+  }
+  if (omp_get_thread_num() >= c->threads || l1 > t->npoints) {
+#pragma omp atomic write
+    c->wrong_thread = 1;
+  }
+  if (ends > 0) {
+#pragma omp atomic write
+    c->ranges_after_end = 1;
+  }
+}
+
+static void log_end(void *ctx, const qtm_tile *t) {
+  (void)t;
+  consumer_log *c = ctx;
+#pragma omp atomic
+  c->ends++;
+}
+
+/* The CPU backend hands every point of a tile to the consumer exactly once, after writing its
+ * values, from threads numbered below the consumer's count, then ends on every thread of its
+ * team; a consumer prepared for fewer threads than the backend runs gets the whole tile on one
+ * thread after the evaluation. The values are the plain evaluation's either way. */
+Test(backend_parity, cpu_hands_each_evaluated_point_to_the_consumer_once) {
+  static const int axis_id[2] = {QTM_PARAM_TL, QTM_PARAM_g};
+  static const int64_t count[2] = {250, 80};
+  double tl[250], g[80];
+  for (int i = 0; i < 250; ++i) tl[i] = 0.01 * (i + 1);
+  for (int i = 0; i < 80; ++i) g[i] = 0.01 * i;
+  const double *vals[2] = {tl, g};
+  qtm_params fixed;
+  qtm_params_default(&fixed);
+  fixed.TR = 0.3;
+  fixed.gammaL = fixed.gammaR = 0.01;
+  parity_case pc;
+  char err[256] = "";
+  memset(&pc, 0, sizeof pc);
+  cr_assert_eq(qtm_grid_init(&pc.grid, 2, axis_id, count, vals, &fixed, err, sizeof err), QTM_OK,
+               "%s", err);
+  qtm_tiling_init(&pc.tiling, &pc.grid, 12000); /* tiles big enough to wake the team */
+  pc.plan.grid = &pc.grid;
+  pc.plan.max_tile_points = pc.tiling.max_tile_points;
+  pc.plan.dtype = QTM_DTYPE_F64;
+  pc.plan.nobs = 2;
+  pc.plan.obs[0] = QTM_OBS_J;
+  pc.plan.obs[1] = QTM_OBS_contrast;
+  qtm_backend *b = NULL;
+  cr_assert_eq(qtm_backend_cpu_open(&pc.plan, 3, &b, err, sizeof err), QTM_OK, "%s", err);
+  cr_assert_not_null(b->ops->eval_tile_consumed);
+  host_out plain, fed;
+  host_out_init(&plain, &pc.plan);
+  host_out_init(&fed, &pc.plan);
+  int *visits = calloc((size_t)pc.plan.max_tile_points, sizeof *visits);
+  cr_assert_not_null(visits);
+  for (int threads = 1; threads <= 4; threads += 2) { /* fewer than the backend's 3, more */
+    for (int64_t k = 0; k < pc.tiling.ntiles; ++k) {
+      qtm_tile t;
+      qtm_tiling_tile(&pc.tiling, &pc.grid, k, &t);
+      cr_assert_geq(t.npoints, 4096);
+      eval_tile(b, &t, &plain);
+      for (int j = 0; j < fed.out.nobs; ++j) memset(fed.out.data[j], SENTINEL_BYTE, fed.len * fed.elem);
+      memset(visits, 0, (size_t)t.npoints * sizeof *visits);
+      consumer_log log = {threads, visits, 0, 0, 0, 0};
+      qtm_tile_consumer c = {&log, threads, log_range, log_end};
+      cr_assert_eq(b->ops->eval_tile_consumed(b, &t, &fed.out, &c, err, sizeof err), QTM_OK, "%s",
+                   err);
+      for (int64_t l = 0; l < t.npoints; ++l)
+        cr_assert_eq(visits[l], 1, "consumer of %d threads, tile %lld: point %lld handed over %d "
+                     "times", threads, (long long)k, (long long)l, visits[l]);
+      cr_expect_eq(log.too_early, 0, "a point handed over before its evaluation");
+      cr_expect_eq(log.wrong_thread, 0, "a range on a thread the consumer was not prepared for");
+      cr_expect_eq(log.ranges_after_end, 0, "a range after an end");
+      cr_expect_eq(log.ends, threads >= 3 ? 3 : 1, "consumer of %d threads: %d ends", threads,
+                   log.ends);
+      for (int j = 0; j < fed.out.nobs; ++j)
+        cr_assert(memcmp(plain.out.data[j], fed.out.data[j], (size_t)t.npoints * fed.elem) == 0,
+                  "tile %lld: values differ when consumed", (long long)k);
+    }
+  }
+  free(visits);
+  host_out_free(&plain);
+  host_out_free(&fed);
+  qtm_backend_free(b);
   qtm_grid_free(&pc.grid);
 }
 

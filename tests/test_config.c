@@ -809,6 +809,7 @@ Test(config_analysis, absent_and_defaults) {
   {
     qtm_analysis_spec s = load_spec(BASE3 "analysis: {}\n", NULL, 0);
     expect_spec(&s, 0, NULL, 10, 0.0, 0);
+    cr_assert_eq(s.no_point_maps, 0, "the per-point maps are stored by default");
     s = load_spec(BASE3 "analysis: {optimize: []}\n", NULL, 0);
     expect_spec(&s, 0, NULL, 10, 0.0, 0);
   }
@@ -831,6 +832,18 @@ Test(config_analysis, every_key) {
                                           "  refine: false\n",
                                     NULL, 0);
     expect_spec(&s, 3, (const int[]){0, 1, 2}, 100000, 0.25, 0);
+  }
+  /* point_maps: false leaves the reductions as they are */
+  {
+    qtm_analysis_spec s = load_spec(BASE3 "analysis: {top_k: 3, point_maps: false}\n", NULL, 0);
+    expect_spec(&s, 0, NULL, 3, 0.0, 0);
+    cr_assert_eq(s.no_point_maps, 1);
+    s = load_spec(BASE3 "analysis: {point_maps: true}\n", NULL, 0);
+    cr_assert_eq(s.no_point_maps, 0);
+    const char *off[] = {"analysis.point_maps=false"};
+    s = load_spec(BASE3 "analysis: {top_k: 4}\n", off, 1);
+    expect_spec(&s, 0, NULL, 4, 0.0, 0);
+    cr_assert_eq(s.no_point_maps, 1);
   }
   /* integers in other spellings; core-schema boolean spellings; a derived axis by name */
   {
@@ -861,7 +874,7 @@ Test(config_analysis, section_and_keys) {
   {
     expect_error(BASE3 "analysis: {optimise: [TL]}\n", NULL, 0, "optimise", 1,
                  "unknown key 'optimise' in analysis; valid keys: optimize, top_k, min_current, "
-                 "refine",
+                 "refine, point_maps",
                  NULL);
   }
 }
@@ -945,6 +958,14 @@ Test(config_analysis, value_errors) {
     expect_error(BASE3 "analysis: {refine: ~}\n", NULL, 0, "~", 1,
                  "analysis.refine must be true or false, found nothing (null)", NULL);
   }
+  /* point_maps */
+  {
+    expect_error(BASE3 "analysis: {point_maps: off}\n", NULL, 0, "off", 1,
+                 "analysis.point_maps must be true or false, found off",
+                 "YAML 1.1 spellings such as yes/no/on/off are not booleans here", NULL);
+    expect_error(BASE3 "analysis: {point_maps: 0}\n", NULL, 0, "0}", 1,
+                 "analysis.point_maps must be true or false, found 0", NULL);
+  }
 }
 
 Test(config_analysis, overrides) {
@@ -993,4 +1014,22 @@ Test(config_analysis, overrides) {
     expect_error(BASE3 "analysis: {optimize: [g]}\n", axes, 3, "g]", 1,
                  "'g' is not an axis of this scan; the scan's axes are TL", NULL);
   }
+}
+
+/* The fingerprint that --resume and merge compare: point_maps changes what the file holds, so
+ * it changes the fingerprint; leaving it at its default keeps the fingerprint files written
+ * before the option existed carry (the same as an analysis section without it). */
+Test(config_analysis, point_maps_in_the_fingerprint) {
+  char plain[32], on[32], off[32];
+  qtm_config c = load_ok(BASE3 "analysis: {top_k: 4}\n", NULL, 0);
+  qtm_config_fingerprint(&c, plain, sizeof plain);
+  qtm_config_free(&c);
+  c = load_ok(BASE3 "analysis: {top_k: 4, point_maps: true}\n", NULL, 0);
+  qtm_config_fingerprint(&c, on, sizeof on);
+  qtm_config_free(&c);
+  c = load_ok(BASE3 "analysis: {top_k: 4, point_maps: false}\n", NULL, 0);
+  qtm_config_fingerprint(&c, off, sizeof off);
+  qtm_config_free(&c);
+  cr_expect_str_eq(plain, on);
+  cr_expect_str_neq(plain, off, "point_maps: false must change the fingerprint");
 }

@@ -2,7 +2,8 @@
  * front stored under analysis/ equal what a plain loop in this test computes from the same
  * file's own dense maps (contrast, ratio, J, J_rev stored as float64); the NDTC mask equals
  * the stored dJ/dTL map's sign where TL > TR, and its count attribute matches; the analysis is
- * the same for two different tilings. */
+ * the same for two different tilings, for any number of threads, and without the per-point maps
+ * (point_maps: false, whose NDTC counts go to the analysis group). */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <hdf5.h>
@@ -65,15 +66,16 @@ static double attr_of(hid_t f, const char *obj, const char *name) {
 }
 
 static void run_scan_with(const char *dir, const char *name, int tile_points, const char *set,
-                          char *out, size_t cap);
+                          const char *threads, char *out, size_t cap);
 
 static void run_scan(const char *dir, const char *name, int tile_points, char *out, size_t cap) {
-  run_scan_with(dir, name, tile_points, NULL, out, cap);
+  run_scan_with(dir, name, tile_points, NULL, NULL, out, cap);
 }
 
-/* As run_scan, with one --set override when `set` is non-NULL. */
+/* As run_scan, with one --set override when `set` is non-NULL, on `threads` CPU threads when
+ * non-NULL. */
 static void run_scan_with(const char *dir, const char *name, int tile_points, const char *set,
-                          char *out, size_t cap) {
+                          const char *threads, char *out, size_t cap) {
   char cfg[256], text[1024];
   snprintf(out, cap, "%s/%s.h5", dir, name);
   snprintf(cfg, sizeof cfg, "%s/%s.yaml", dir, name);
@@ -82,8 +84,16 @@ static void run_scan_with(const char *dir, const char *name, int tile_points, co
   cr_assert_not_null(fcfg);
   fputs(text, fcfg);
   fclose(fcfg);
-  const char *argv[] = {QTMSCAN_EXE, "run", cfg,  "--quiet", "--force", "--backend",
-                        "cpu",       set ? "--set" : NULL, set, NULL};
+  const char *argv[12] = {QTMSCAN_EXE, "run", cfg, "--quiet", "--force", "--backend", "cpu"};
+  int argc = 7;
+  if (threads) {
+    argv[argc++] = "--threads";
+    argv[argc++] = threads;
+  }
+  if (set) {
+    argv[argc++] = "--set";
+    argv[argc++] = set;
+  }
   qtm_proc p;
   cr_assert_eq(qtm_proc_run(argv, NULL, &p), 0);
   cr_assert_eq(p.status, 0, "qtmscan run failed: %s", p.err);
@@ -96,7 +106,9 @@ Test(scan_analysis, analysis_equals_brute_force_on_the_files_own_maps, .timeout 
   run_scan(dir, "a", 97, out, sizeof out);
   run_scan(dir, "b", 5000, out2, sizeof out2);
   char out3[256]; /* summary-only: no dense map stored, the same analysis */
-  run_scan_with(dir, "c", 97, "observables=[]", out3, sizeof out3);
+  run_scan_with(dir, "c", 97, "observables=[]", NULL, out3, sizeof out3);
+  char out4[256]; /* no per-point maps; 3 threads, each reducing the points it evaluates */
+  run_scan_with(dir, "d", 5000, "analysis.point_maps=false", "3", out4, sizeof out4);
   hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
   cr_assert_geq(f, 0);
   double *C = read_all(f, "contrast", N), *R = read_all(f, "ratio", N);
@@ -177,7 +189,29 @@ Test(scan_analysis, analysis_equals_brute_force_on_the_files_own_maps, .timeout 
   }
   cr_expect_gt(ndtc, 0, "the scan must contain NDTC points");
   cr_expect_eq(attr_of(f, "analysis/ndtc", "ndtc_count"), (double)ndtc);
+  double ndtc_global = attr_of(f, "analysis/ndtc_global", "ndtc_count");
   H5Fclose(f);
+
+  /* point_maps: false: no per-point map, the counts on the group, the same reductions */
+  hid_t f4 = H5Fopen(out4, H5F_ACC_RDONLY, H5P_DEFAULT);
+  cr_assert_geq(f4, 0);
+  const char *point_maps[] = {"analysis/ndtc", "analysis/ndtc_global",
+                              "analysis/regime_disagreement", "analysis/J_global_over_J"};
+  for (int i = 0; i < 4; ++i)
+    cr_expect_lt(H5Lexists(f4, point_maps[i], H5P_DEFAULT), 1, "%s stored with point_maps: false",
+                 point_maps[i]);
+  cr_expect_eq(attr_of(f4, "analysis", "ndtc_count"), (double)ndtc);
+  cr_expect_eq(attr_of(f4, "analysis", "ndtc_count_global"), ndtc_global);
+  cr_expect_eq(attr_of(f4, "analysis", "points_considered"), (double)N);
+  double *maxc4 = read_all(f4, "analysis/max_contrast", NOUTER);
+  double *tc4 = read_column(f4, "analysis/top_k", "contrast", &rows);
+  double *pc4 = read_column(f4, "analysis/pareto", "contrast", &rows);
+  cr_expect_eq(rows, prow, "pareto rows with point_maps: false");
+  cr_expect_eq(memcmp(maxc4, maxc, NOUTER * sizeof *maxc), 0, "max_contrast with point_maps: false");
+  cr_expect_eq(memcmp(tc4, tc, 7 * sizeof *tc), 0, "top_k with point_maps: false");
+  cr_expect_eq(memcmp(pc4, pc, prow * sizeof *pc), 0, "pareto with point_maps: false");
+  free(maxc4), free(tc4), free(pc4);
+  H5Fclose(f4);
 
   /* another tiling, the same analysis */
   hid_t f2 = H5Fopen(out2, H5F_ACC_RDONLY, H5P_DEFAULT);

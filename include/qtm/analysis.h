@@ -23,6 +23,8 @@ typedef struct qtm_analysis_spec {
   int top_k;                 /* rows of the top-K tables (default 10; 0 for none) */
   double min_current;        /* |J| in the favoured direction, max(|J|, |J_rev|), >= this */
   int refine;                /* polish the top-K beyond the grid */
+  int no_point_maps;         /* `point_maps: false`: no per-point maps (ndtc, ndtc_global,
+                                regime_disagreement, J_global_over_J: 11 bytes a point) */
 } qtm_analysis_spec;
 
 typedef struct qtm_analysis qtm_analysis;
@@ -60,6 +62,17 @@ qtm_status qtm_analysis_use_threads(qtm_analysis *a, const qtm_tiling *tiling, i
  * order; each exactly once. Not thread-safe: one caller at a time (it runs its own team). */
 void qtm_analysis_tile(qtm_analysis *a, const qtm_tile *t, const double *const *inputs,
                        void *const *dense);
+
+/* The same reductions run by a team that the caller has started (the CPU backend reduces each
+ * run of points right after evaluating it, while its values are in cache): every thread of a
+ * team of at most qtm_analysis_threads(a) threads calls qtm_analysis_range on the runs of points
+ * l0 .. l1-1 it takes (each point of the tile exactly once, in any order and split), then
+ * qtm_analysis_tile_end once, after all threads' last range (it holds OpenMP worksharing loops
+ * and ends with a barrier). Outside a parallel region both run as one thread. */
+int qtm_analysis_threads(const qtm_analysis *a);
+void qtm_analysis_range(qtm_analysis *a, const qtm_tile *t, const double *const *inputs,
+                        void *const *dense, int64_t l0, int64_t l1);
+void qtm_analysis_tile_end(qtm_analysis *a, const qtm_tile *t);
 
 /* After the last tile: refines the NDTC onsets to the root of dJ/dTL and, when asked, the
  * top-K maxima; then the results below are final. */

@@ -24,12 +24,28 @@ typedef struct qtm_scan_plan {
 
 typedef struct qtm_backend qtm_backend;
 
+/* Work that a backend runs on each run of points right after evaluating it, by the thread that
+ * evaluated it, while the values are in cache (the scan's analysis; qtm_analysis_range's
+ * contract): range(ctx, t, out, l0, l1) for points l0 .. l1-1, each point of the tile once, by
+ * OpenMP threads numbered below `threads`; then end(ctx, t) by every thread of the team after
+ * the last range (or by the one thread when the tile ran on one). */
+typedef struct qtm_tile_consumer {
+  void *ctx;
+  int threads;
+  void (*range)(void *ctx, const qtm_tile *t, const qtm_tile_out *out, int64_t l0, int64_t l1);
+  void (*end)(void *ctx, const qtm_tile *t);
+} qtm_tile_consumer;
+
 typedef struct qtm_backend_ops {
   /* Evaluates every planned observable of tile t into out (host arrays of t->npoints values
    * each, dtype and observables as planned). err receives a sentence on failure. */
   qtm_status (*eval_tile)(qtm_backend *b, const qtm_tile *t, const qtm_tile_out *out, char *err,
                           size_t errcap);
   void (*free)(qtm_backend *b);
+  /* eval_tile, then c run on the values as they are evaluated; NULL where the backend cannot
+   * (CUDA: its values reach the host a tile at a time), and the caller runs the work itself. */
+  qtm_status (*eval_tile_consumed)(qtm_backend *b, const qtm_tile *t, const qtm_tile_out *out,
+                                   const qtm_tile_consumer *c, char *err, size_t errcap);
 } qtm_backend_ops;
 
 struct qtm_backend {

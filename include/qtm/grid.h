@@ -140,22 +140,32 @@ QTM_FN void qtm_grid_point(const qtm_grid_desc *d, const double *values, const i
   qtm_grid_point_derived(d, values, coord, p);
 }
 
-/* 1 when an axis is derived (DeltaT, gamma_ratio): a walk then sets the derived values again. */
-QTM_FN int qtm_grid_has_derived(const qtm_grid_desc *d) {
-  for (int k = 0; k < d->naxes; ++k)
-    if (d->axis_id[k] == QTM_AXIS_DeltaT || d->axis_id[k] == QTM_AXIS_gamma_ratio) return 1;
-  return 0;
+/* The last axis whose step can change a derived value: a derived axis (DeltaT, gamma_ratio) or
+ * one that sets what they read or set (TL, TR, T, gammaL, gammaR); -1 without derived axes. A
+ * walk's step that moves only later axes leaves every derived value as it was, so a walk sets
+ * them again only after steps from this axis or earlier (most steps move the last axis only). */
+QTM_FN int qtm_grid_derived_last(const qtm_grid_desc *d) {
+  int derived = 0, last = -1;
+  for (int k = 0; k < d->naxes; ++k) {
+    int id = d->axis_id[k];
+    if (id == QTM_AXIS_DeltaT || id == QTM_AXIS_gamma_ratio) derived = 1;
+    if (id == QTM_AXIS_DeltaT || id == QTM_AXIS_gamma_ratio || id == QTM_AXIS_T ||
+        id == QTM_PARAM_TL || id == QTM_PARAM_TR || id == QTM_PARAM_gammaL ||
+        id == QTM_PARAM_gammaR)
+      last = k;
+  }
+  return derived ? last : -1;
 }
 
 /* p, holding the parameters of a point, becomes those of coord, which differs from it only
- * along axes `from` and later (a step of qtm_tile_step); has_derived: qtm_grid_has_derived(d).
+ * along axes `from` and later (a step of qtm_tile_step); derived_last: qtm_grid_derived_last(d).
  * The same values as qtm_grid_point: a parameter set by an axis before `from` and not after
  * keeps its value, one set by an axis from `from` on is set again after it, and every derived
- * value is set again from final values. */
+ * value is set again from final values where the step can have changed it. */
 QTM_FN void qtm_grid_point_step(const qtm_grid_desc *d, const double *values,
-                                const int64_t *coord, int from, int has_derived, qtm_params *p) {
+                                const int64_t *coord, int from, int derived_last, qtm_params *p) {
   qtm_grid_point_direct(d, values, coord, from, p);
-  if (has_derived) qtm_grid_point_derived(d, values, coord, p);
+  if (from <= derived_last) qtm_grid_point_derived(d, values, coord, p);
 }
 
 /* Moves coord (inside tile t) to the tile's next point in row-major order; returns the first

@@ -177,7 +177,7 @@ QTM_FN void qtm_tile_eval_range(const qtm_grid_desc *d, const double *values, co
   int64_t coord[QTM_MAX_AXES];
   qtm_params p;
   qtm_obs o;
-  const int has_derived = qtm_grid_has_derived(d);
+  const int derived_last = qtm_grid_derived_last(d);
   qtm_tile_coord(t, n, l0, coord);
   qtm_grid_point(d, values, coord, &p);
   qtm_table_pos e = qtm_table_pos_at(tab, t, n, coord);
@@ -187,7 +187,7 @@ QTM_FN void qtm_tile_eval_range(const qtm_grid_desc *d, const double *values, co
     if (++l == l1) break;
     int k = qtm_tile_step(t, n, coord);
     qtm_table_pos_step(tab, t, n, k, &e);
-    qtm_grid_point_step(d, values, coord, k, has_derived, &p);
+    qtm_grid_point_step(d, values, coord, k, derived_last, &p);
   }
 }
 

@@ -1,5 +1,5 @@
 /* The CUDA scan backend: one GPU thread per point of a tile, each calling the shared
- * qtm_tile_eval_point (tile_eval.h), the routine the CPU backend's loop calls too. The grid's
+ * qtm_tile_eval_point (tile_eval.h), the point code the CPU backend's walk runs too. The grid's
  * axis values go to the device once, at open; a tile's outputs are written to device buffers
  * sized for the largest planned tile and copied back into the caller's host arrays.
  * CUDA C, compiled by nvcc as C++: kept to the C subset, no templates or library classes. */
@@ -163,9 +163,19 @@ extern "C" qtm_status qtm_backend_cuda_open(const qtm_scan_plan *plan, qtm_backe
   }
   /* A machine without a driver fails the probe with an error rather than zero devices: the
    * probe maps any error there to QTM_ERR_NO_DEVICE with the runtime's reason. */
+  /* An MPI rank's GPU: a device it cannot take (another process holds it exclusively) is an
+   * error, not a silent run on device 0. Without a driver the count fails and the probe below
+   * says why. */
   int count = 0;
-  if (plan->device > 0 && cudaGetDeviceCount(&count) == cudaSuccess && count > 1)
-    (void)cudaSetDevice(plan->device % count); /* a failure shows in the probe below */
+  if (plan->device > 0 && cudaGetDeviceCount(&count) == cudaSuccess && count > 1) {
+    cudaError_t e = cudaSetDevice(plan->device % count);
+    if (e != cudaSuccess) {
+      if (err && errcap)
+        snprintf(err, errcap, "no usable CUDA device: device %d: %s", plan->device % count,
+                 cudaGetErrorString(e));
+      return QTM_ERR_NO_DEVICE;
+    }
+  }
   (void)cudaGetLastError();
   if (qtm_cuda_device_name(name, sizeof name) != QTM_OK) {
     if (err && errcap) snprintf(err, errcap, "no usable CUDA device: %s", name);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "qtm/physics.h"
+#include "qtm/tile_eval.h"
 #include "analysis_impl.h"
 
 /* Input positions in the per-point input arrays (qtm_analysis_inputs' order). */
@@ -194,23 +195,19 @@ typedef struct target {
   int64_t *line_lo, *line_hi, *outer_lo, *outer_hi;              /* NULL for the analysis */
 } target;
 
-/* Row-major strides over the tile's counts of the axes `use` marks (0 for the others). */
-static int64_t tile_strides(const qtm_analysis *a, const qtm_tile *t, const int *use,
-                            int64_t *stride) {
-  int64_t n = 1;
-  for (int k = a->naxes - 1; k >= 0; --k) {
-    stride[k] = use[k] ? n : 0;
-    if (use[k]) n *= t->count[k];
-  }
-  return n;
+/* The axes (bit k for axis k) that index the per-line onsets resp. the per-outer-point maxima. */
+static unsigned line_axes(const qtm_analysis *a) {
+  unsigned m = 0;
+  for (int k = 0; k < a->naxes; ++k)
+    if (k != a->line_axis) m |= 1u << k;
+  return m;
 }
 
-static void line_axes(const qtm_analysis *a, int *use) {
-  for (int k = 0; k < a->naxes; ++k) use[k] = k != a->line_axis;
-}
-
-static void outer_axes(const qtm_analysis *a, int *use) {
-  for (int k = 0; k < a->naxes; ++k) use[k] = !a->is_optimized[k];
+static unsigned outer_axes(const qtm_analysis *a) {
+  unsigned m = 0;
+  for (int k = 0; k < a->naxes; ++k)
+    if (!a->is_optimized[k]) m |= 1u << k;
+  return m;
 }
 
 static void target_of_analysis(qtm_analysis *a, const qtm_tile *t, target *x) {
@@ -226,12 +223,9 @@ static void target_of_analysis(qtm_analysis *a, const qtm_tile *t, target *x) {
 
 static void target_of_part(const qtm_analysis *a, tile_part *p, const qtm_tile *t, target *x) {
   memset(x, 0, sizeof *x);
-  int use[QTM_MAX_AXES];
   x->r = p->r;
-  line_axes(a, use);
-  tile_strides(a, t, use, x->line_stride);
-  outer_axes(a, use);
-  tile_strides(a, t, use, x->outer_stride);
+  qtm_tile_table_layout(t, a->naxes, line_axes(a), x->line_stride);
+  qtm_tile_table_layout(t, a->naxes, outer_axes(a), x->outer_stride);
   x->line_lo = &p->line_lo;
   x->line_hi = &p->line_hi;
   x->outer_lo = &p->outer_lo;
@@ -339,12 +333,12 @@ static void reduce_points(const qtm_analysis *a, const target *x, const qtm_tile
 
 /* ---- Merging the parts into the analysis ----------------------------------------------------- */
 
-/* The analysis' index of the tile's own entry e over the axes `use` marks. */
-static int64_t grid_entry(const qtm_analysis *a, const qtm_tile *t, const int *use,
+/* The analysis' index of the tile's own entry e over the axes `axes` (a mask). */
+static int64_t grid_entry(const qtm_analysis *a, const qtm_tile *t, unsigned axes,
                           const int64_t *grid_stride, int64_t e) {
   int64_t i = 0;
   for (int k = a->naxes - 1; k >= 0; --k)
-    if (use[k]) {
+    if (axes >> k & 1u) {
       i += (t->start[k] + e % t->count[k]) * grid_stride[k];
       e /= t->count[k];
     }
@@ -354,9 +348,7 @@ static int64_t grid_entry(const qtm_analysis *a, const qtm_tile *t, const int *u
 /* The parts' onsets and maxima, entry by entry (each entry merged by one thread of the team,
  * so no two write the same place); the buffers are left empty for the next tile. */
 static void merge_buffers(qtm_analysis *a, const qtm_tile *t, int nparts) {
-  int use_line[QTM_MAX_AXES], use_outer[QTM_MAX_AXES];
-  line_axes(a, use_line);
-  outer_axes(a, use_outer);
+  const unsigned use_line = line_axes(a), use_outer = outer_axes(a);
   int64_t line_lo = INT64_MAX, line_hi = -1, outer_lo = INT64_MAX, outer_hi = -1;
   for (int p = 0; p < nparts; ++p) {
     const tile_part *q = &a->parts[p];

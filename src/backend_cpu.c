@@ -92,8 +92,13 @@ void qtm_tile_tables_free(qtm_tile_tables *tab) {
 /* The tile's points in chunks, each evaluated and then handed to c (when there is one) by the
  * same thread; c prepared for fewer threads than the backend's (the analysis caps its buffers)
  * gets the whole tile afterwards, on this thread, rather than slow the evaluation down. */
-static void cpu_eval(const cpu_impl *impl, const qtm_grid *g, const qtm_tile *t,
-                     const qtm_tile_out *out, const qtm_tile_consumer *c) {
+static qtm_status cpu_eval_tile_consumed(qtm_backend *b, const qtm_tile *t,
+                                         const qtm_tile_out *out, const qtm_tile_consumer *c,
+                                         char *err, size_t errcap) {
+  (void)err;
+  (void)errcap;
+  const cpu_impl *impl = b->impl;
+  const qtm_grid *g = b->plan.grid;
   const qtm_grid_desc *d = &g->desc;
   const double *values = g->values;
   const unsigned need = qtm_tile_out_need(out);
@@ -122,23 +127,12 @@ static void cpu_eval(const cpu_impl *impl, const qtm_grid *g, const qtm_tile *t,
     c->range(c->ctx, t, out, 0, t->npoints);
     c->end(c->ctx, t);
   }
+  return QTM_OK;
 }
 
 static qtm_status cpu_eval_tile(qtm_backend *b, const qtm_tile *t, const qtm_tile_out *out,
                                 char *err, size_t errcap) {
-  (void)err;
-  (void)errcap;
-  cpu_eval(b->impl, b->plan.grid, t, out, NULL);
-  return QTM_OK;
-}
-
-static qtm_status cpu_eval_tile_consumed(qtm_backend *b, const qtm_tile *t,
-                                         const qtm_tile_out *out, const qtm_tile_consumer *c,
-                                         char *err, size_t errcap) {
-  (void)err;
-  (void)errcap;
-  cpu_eval(b->impl, b->plan.grid, t, out, c);
-  return QTM_OK;
+  return cpu_eval_tile_consumed(b, t, out, NULL, err, errcap);
 }
 
 static void cpu_free(qtm_backend *b) {

@@ -100,7 +100,8 @@ static qtm_status parse_output(qtm_cfg_loader *L, struct fy_node *out, qtm_confi
     return qtm_yaml_fail(
         &L->y, out, "output must be a mapping such as {path: results/scan.h5}, found %s", found);
   }
-  if ((rc = qtm_yaml_check_keys(&L->y, out, "output", keys, 4)) != QTM_OK) return rc;
+  rc = qtm_yaml_check_keys(&L->y, out, "output", keys, (int)(sizeof keys / sizeof *keys));
+  if (rc != QTM_OK) return rc;
   struct fy_node *n = qtm_yaml_get(out, "path");
   const char *s = NULL;
   if (!qtm_yaml_get_key(out, "path"))
@@ -251,7 +252,8 @@ static qtm_status parse_analysis(qtm_cfg_loader *L, struct fy_node *sec, qtm_con
                          "for the defaults), found %s",
                          found);
   }
-  if ((rc = qtm_yaml_check_keys(&L->y, sec, "analysis", keys, 5)) != QTM_OK) return rc;
+  rc = qtm_yaml_check_keys(&L->y, sec, "analysis", keys, (int)(sizeof keys / sizeof *keys));
+  if (rc != QTM_OK) return rc;
   memset(spec, 0, sizeof *spec);
   spec->enabled = 1;
   spec->top_k = 10;
@@ -317,7 +319,9 @@ static qtm_status load(qtm_cfg_loader *L, const char *name, const char *text, si
   }
   for (int i = 0; i < nsets; ++i)
     if ((rc = qtm_yaml_apply_set(&L->y, i)) != QTM_OK) return rc;
-  if ((rc = qtm_yaml_check_keys(&L->y, L->root, "the config", top_keys, 6)) != QTM_OK) return rc;
+  rc = qtm_yaml_check_keys(&L->y, L->root, "the config", top_keys,
+                           (int)(sizeof top_keys / sizeof *top_keys));
+  if (rc != QTM_OK) return rc;
   for (int i = 0; i < 3; ++i)
     if (!qtm_yaml_get_key(L->root, required[i]))
       return qtm_yaml_fail(&L->y, L->root,

@@ -201,7 +201,8 @@ static qtm_status parse_axis(qtm_cfg_loader *L, struct fy_node *entry) {
                          name, found);
   char what[64];
   snprintf(what, sizeof what, "the spacing of axis %s", name);
-  qtm_status rc = qtm_yaml_check_keys(&L->y, spec, what, spacing_keys, 3);
+  qtm_status rc = qtm_yaml_check_keys(&L->y, spec, what, spacing_keys,
+                                       (int)(sizeof spacing_keys / sizeof *spacing_keys));
   if (rc != QTM_OK) return rc;
   if (fy_node_mapping_item_count(spec) > 1) {
     struct fy_node_pair *p0 = fy_node_mapping_get_by_index(spec, 0);

@@ -1587,9 +1587,10 @@ static qtm_status write_chunks(qtm_h5_writer *w, const qtm_tile *tile, const qtm
   }
   for (int j = 0; j < njobs; ++j) {
     int is_map = j < w->nobs;
-    (void)stored_type_of(is_map ? w->dtype : w->dense[j - w->nobs].dtype, &sts[j]);
+    qtm_dtype dtype = is_map ? w->dtype : w->dense[j - w->nobs].dtype;
+    (void)stored_type_of(dtype, &sts[j]);
     job[j].src = is_map ? out->data[j] : dense[j - w->nobs];
-    job[j].elem = H5Tget_size(sts[j].mem);
+    job[j].elem = qtm_dtype_size(dtype);
     job[j].fill = &sts[j].fill;
     dsets[j] = is_map ? w->map[j] : w->dense[j - w->nobs].dset;
     if ((size_t)chunk_points * job[j].elem > max_bytes) max_bytes = (size_t)chunk_points * job[j].elem;
@@ -1620,19 +1621,19 @@ static qtm_status write_chunks(qtm_h5_writer *w, const qtm_tile *tile, const qtm
     }
   }
   for (int j = 0; j < njobs; ++j) {
-    const void *buf = job[j].out;
-    size_t size = job[j].size;
-    unsigned mask = job[j].filter_mask;
+    const void *buf = job[j].src;
+    size_t size = (size_t)chunk_points * job[j].elem;
+    unsigned mask = 0;
     name = j < w->nobs ? qtm_obs_table[w->obs[j]].name : w->dense[j - w->nobs].name;
-    if (w->gzip_level == 0) { /* the pad is reused chunk after chunk: written before the next */
-      size = (size_t)chunk_points * job[j].elem;
-      mask = 0;
-      buf = job[j].src;
-      if (points != chunk_points) {
-        qtm_h5_chunk_pack(job[j].src, job[j].elem, w->naxes, tile->count, w->tile_shape,
-                          job[j].fill, w->pad);
-        buf = w->pad;
-      }
+    if (w->gzip_level > 0) { /* deflated above */
+      buf = job[j].out;
+      size = job[j].size;
+      mask = job[j].filter_mask;
+    } else if (points != chunk_points) { /* the pad is reused chunk after chunk: written before
+                                            the next */
+      qtm_h5_chunk_pack(job[j].src, job[j].elem, w->naxes, tile->count, w->tile_shape,
+                        job[j].fill, w->pad);
+      buf = w->pad;
     }
     H5_CHECK(H5Dwrite_chunk(dsets[j], H5P_DEFAULT, mask, offset, size, buf), "H5Dwrite_chunk",
              "map %s tile %lld", name, (long long)tile->index);
@@ -1732,11 +1733,7 @@ qtm_status qtm_h5_writer_write_raw_tile(qtm_h5_writer *w, const qtm_tile *tile,
     return bad_arg(err, errcap, "tile %lld: index outside 0..%lld", (long long)tile->index,
                    (long long)w->ntiles - 1);
   hsize_t offset[QTM_MAX_AXES];
-  int64_t rest = tile->index;
-  for (int k = w->naxes - 1; k >= 0; --k) { /* the tile's chunk, from its index alone */
-    offset[k] = (hsize_t)(rest % w->tiles_per_axis[k] * w->tile_shape[k]);
-    rest /= w->tiles_per_axis[k];
-  }
+  tile_start(w, tile->index, offset); /* the tile's chunk, from its index alone */
   quiet_begin(w, &q);
   for (int j = 0; j < w->nobs + w->ndense; ++j) {
     hid_t dset = j < w->nobs ? w->map[j] : w->dense[j - w->nobs].dset;

@@ -51,9 +51,6 @@ static void append(char *err, size_t errcap, const char *fmt, ...) {
   va_end(ap);
 }
 
-static size_t dtype_size(qtm_dtype t) {
-  return t == QTM_DTYPE_F32 ? sizeof(float) : t == QTM_DTYPE_U8 ? 1 : sizeof(double);
-}
 
 /* ---- Checks ---------------------------------------------------------------------------------- */
 
@@ -268,11 +265,11 @@ static qtm_status copy_tiles(merge *m, qtm_h5_writer *w, char *err, size_t errca
   out.dtype = c->dtype;
   for (int j = 0; j < c->nobs; ++j) {
     out.obs[j] = c->obs[j];
-    if (!(out.data[j] = malloc(n * dtype_size(c->dtype)))) goto nomem;
+    if (!(out.data[j] = malloc(n * qtm_dtype_size(c->dtype)))) goto nomem;
     out.nobs = j + 1;
   }
   for (int d = 0; d < m->ndense; ++d)
-    if (!(dense[d] = malloc(n * dtype_size(m->dense[d].dtype)))) goto nomem;
+    if (!(dense[d] = malloc(n * qtm_dtype_size(m->dense[d].dtype)))) goto nomem;
   for (int64_t k = 0; k < m->tiling.ntiles && st == QTM_OK; ++k) {
     const qtm_h5_shard *s = m->shards[m->owner[k]];
     qtm_tile tile;

@@ -33,9 +33,6 @@ static void notice(const qtm_scan_options *opt, const char *msg) {
   if (opt->log && !opt->quiet && msg[0]) fprintf(opt->log, "qtmscan: %s\n", msg);
 }
 
-static size_t dtype_size(qtm_dtype t) {
-  return t == QTM_DTYPE_F32 ? sizeof(float) : t == QTM_DTYPE_U8 ? 1 : sizeof(double);
-}
 
 /* ---- Two tile buffers between the evaluating thread and the writer thread ---------------- */
 
@@ -155,18 +152,14 @@ static void *writer_main(void *arg) {
     char err[512] = "";
     qtm_status st = pl->parallel ? agree_to_go_on(pl, s, err, sizeof err) : QTM_OK;
     if (st == QTM_OK) prepare_for_writer(pl, s);
-    int same = 1, verified = st == QTM_OK && s->verify && pl->check;
+    void *const *dense = pl->ndense ? s->dense : NULL;
+    int same = 1, verified = st == QTM_OK && s->verify; /* s->verify implies pl->check */
     if (verified)
-      st = qtm_tile_check_run(pl->check, &s->tile, &s->stored,
-                              pl->ndense ? (void *const *)s->dense : NULL, &same, err, sizeof err);
-    if (verified && st == QTM_OK && !same) /* damaged by a kill: write it again */
+      st = qtm_tile_check_run(pl->check, &s->tile, &s->stored, dense, &same, err, sizeof err);
+    int repair = verified && st == QTM_OK && !same; /* damaged by a kill: write it again */
+    if (st == QTM_OK && (repair || (s->write && !s->empty)))
       st = qtm_h5_writer_write_tile(pl->writer, &s->tile, &s->stored,
-                                    pl->ndense ? (const void *const *)s->dense : NULL, err,
-                                    sizeof err);
-    else if (st == QTM_OK && s->write && !s->empty)
-      st = qtm_h5_writer_write_tile(pl->writer, &s->tile, &s->stored,
-                                    pl->ndense ? (const void *const *)s->dense : NULL, err,
-                                    sizeof err);
+                                    (const void *const *)dense, err, sizeof err);
     else if (st == QTM_OK && pl->parallel)
       st = qtm_h5_writer_skip_round(pl->writer, err, sizeof err);
     if (pl->parallel && qtm_mpi_max(st != QTM_OK) && st == QTM_OK) {
@@ -214,7 +207,7 @@ static qtm_status alloc_slots(pipeline *pl, const qtm_scan_plan *plan, int nstor
     o->dtype = plan->dtype;
     for (int j = 0; j < plan->nobs; ++j) {
       o->obs[j] = plan->obs[j];
-      if (!(o->data[j] = malloc(n * dtype_size(plan->dtype)))) goto nomem;
+      if (!(o->data[j] = malloc(n * qtm_dtype_size(plan->dtype)))) goto nomem;
       o->nobs = j + 1;
     }
     s->stored = *o;
@@ -223,12 +216,12 @@ static qtm_status alloc_slots(pipeline *pl, const qtm_scan_plan *plan, int nstor
     if (pl->convert_f32) {
       s->stored.nobs = 0;
       for (int j = 0; j < nstored; ++j) {
-        if (!(s->stored.data[j] = malloc(n * dtype_size(stored_dtype)))) goto nomem;
+        if (!(s->stored.data[j] = malloc(n * qtm_dtype_size(stored_dtype)))) goto nomem;
         s->stored.nobs = j + 1;
       }
     }
     for (int m = 0; m < pl->ndense; ++m)
-      if (!(s->dense[m] = malloc(n * dtype_size(pl->dense_maps[m].dtype)))) goto nomem;
+      if (!(s->dense[m] = malloc(n * qtm_dtype_size(pl->dense_maps[m].dtype)))) goto nomem;
   }
   return QTM_OK;
 nomem:
@@ -269,7 +262,8 @@ static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tili
     }
     int outside = k >= pl->end_tile;
     int done_before = !outside && pl->done && pl->done[k];
-    if (done_before && !pl->analysis && !pl->check && !pl->parallel) { /* trusted as done */
+    int trusted = done_before && !pl->analysis && !pl->check; /* nothing to evaluate it for */
+    if (trusted && !pl->parallel) {
       qtm_tile tile;
       qtm_tiling_tile(tiling, g, k, &tile);
       done += tile.npoints;
@@ -281,7 +275,7 @@ static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tili
     qtm_status wst = pl->writer_status;
     pthread_mutex_unlock(&pl->mu);
     if (wst != QTM_OK) break; /* reported by the caller from writer_err */
-    s->empty = outside || (done_before && !pl->analysis && !pl->check);
+    s->empty = outside || trusted;
     s->verify = done_before && pl->check;
     s->failed = 0;
     if (!outside) qtm_tiling_tile(tiling, g, k, &s->tile);
@@ -516,7 +510,12 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
   }
   st = alloc_slots(&pl, &plan, cfg->nobs, cfg->dtype, err, errcap);
   if ((st = agreed(st, err, errcap)) != QTM_OK) goto cleanup;
-  if (pthread_mutex_init(&pl.mu, NULL) != 0 || pthread_cond_init(&pl.cv, NULL) != 0) {
+  if (pthread_mutex_init(&pl.mu, NULL) != 0) {
+    st = qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "%s", "cannot create the writer's lock");
+    goto cleanup;
+  }
+  if (pthread_cond_init(&pl.cv, NULL) != 0) {
+    pthread_mutex_destroy(&pl.mu);
     st = qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "%s", "cannot create the writer's lock");
     goto cleanup;
   }
@@ -611,8 +610,9 @@ qtm_status qtm_scan_estimate_run(const qtm_config *cfg, const qtm_scan_options *
   est->points = cfg->grid.npoints;
   est->tiles = tiling.ntiles;
   est->tile_points = tiling.max_tile_points;
-  est->output_bytes = (double)cfg->grid.npoints * cfg->nobs * (double)dtype_size(cfg->dtype) +
-                      (double)cfg->grid.nvalues * sizeof(double);
+  est->output_bytes =
+      (double)cfg->grid.npoints * cfg->nobs * (double)qtm_dtype_size(cfg->dtype) +
+      (double)cfg->grid.nvalues * sizeof(double);
 
   /* Time one tile of at most 2^16 points: enough to be steady, quick on any backend. */
   qtm_tiling_init(&sample_tiling, &cfg->grid, cfg->tile_points < 65536 ? cfg->tile_points : 65536);

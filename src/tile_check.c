@@ -18,9 +18,6 @@ struct qtm_tile_check {
   void *buf; /* one map of one tile, as read */
 };
 
-static size_t dtype_size(qtm_dtype t) {
-  return t == QTM_DTYPE_F32 ? sizeof(float) : t == QTM_DTYPE_U8 ? 1 : sizeof(double);
-}
 
 void qtm_tile_check_close(qtm_tile_check *c) {
   if (!c) return;
@@ -72,7 +69,7 @@ static int map_matches(qtm_tile_check *c, const char *name, const qtm_tile *t, q
   if (qtm_h5_read_tile(c->file, c->path, name, t, c->naxes, dtype, c->buf, ignored,
                        sizeof ignored) != QTM_OK)
     return 0; /* unreadable: a damaged chunk, written again */
-  return memcmp(c->buf, values, (size_t)t->npoints * dtype_size(dtype)) == 0;
+  return memcmp(c->buf, values, (size_t)t->npoints * qtm_dtype_size(dtype)) == 0;
 }
 
 qtm_status qtm_tile_check_run(qtm_tile_check *c, const qtm_tile *t, const qtm_tile_out *stored,

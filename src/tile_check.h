@@ -20,7 +20,8 @@ qtm_status qtm_tile_check_open(const char *path, int naxes, int64_t max_tile_poi
                                const qtm_dense_map *dense, int ndense, qtm_tile_check **out,
                                char *err, size_t errcap);
 /* *same = 1 when every map holds exactly stored's and dense's values for tile t; 0 when any
- * value differs or the tile cannot be read (a damaged chunk). Errors only for memory. */
+ * value differs or the tile cannot be read (a damaged chunk). Always QTM_OK: a read that fails
+ * is a damaged tile, to be written again, not an error. */
 qtm_status qtm_tile_check_run(qtm_tile_check *c, const qtm_tile *t, const qtm_tile_out *stored,
                               void *const *dense, int *same, char *err, size_t errcap);
 void qtm_tile_check_close(qtm_tile_check *c);

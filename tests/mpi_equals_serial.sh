@@ -24,9 +24,11 @@ YAML
 fail=0
 "$qtmscan" run scan.yaml -o serial.h5 --quiet --backend cpu || exit 1
 for n in 2 3; do
-  if ! timeout 300 mpirun -n "$n" --oversubscribe "$qtmscan" run scan.yaml -o "mpi$n.h5" \
-       --quiet --backend cpu --threads 1; then
-    echo "FAIL: mpirun -n $n exited with $?"; fail=1; continue
+  status=0
+  timeout 300 mpirun -n "$n" --oversubscribe "$qtmscan" run scan.yaml -o "mpi$n.h5" \
+    --quiet --backend cpu --threads 1 || status=$?
+  if [ "$status" != 0 ]; then
+    echo "FAIL: mpirun -n $n exited with $status"; fail=1; continue
   fi
   if "$compare" serial.h5 "mpi$n.h5"; then echo "ok: mpirun -n $n equals the serial run"
   else echo "FAIL: mpirun -n $n differs from the serial run"; fail=1; fi

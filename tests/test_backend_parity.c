@@ -621,7 +621,7 @@ static int cuda_usable(char *why, size_t cap) {
 /* ---- Tests ------------------------------------------------------------------------------ */
 
 /* Always runs: the CPU backend is the fallback and must equal the reference bit for bit
- * (it runs the same qtm_tile_eval_point; both are compiled without FMA contraction). */
+ * (it runs the same point code, tile_eval.h; both are compiled without FMA contraction). */
 Test(backend_parity, cpu_matches_reference_bitwise) { check_backend(QTM_BACKEND_CPU); }
 
 Test(backend_parity, cuda_matches_reference) {
@@ -671,7 +671,7 @@ typedef struct consumer_log {
   int threads;       /* the team size it was prepared for */
   int *visits;       /* per point of the tile */
   int too_early;     /* a point handed over before its value was written */
-  int wrong_thread;  /* a range run by a thread numbered threads or above */
+  int wrong_thread;  /* a range on a thread numbered `threads` or above, or outside the tile */
   int ends, ranges_after_end;
 } consumer_log;
 
@@ -682,6 +682,11 @@ static void log_range(void *ctx, const qtm_tile *t, const qtm_tile_out *out, int
   int ends;
 #pragma omp atomic read
   ends = c->ends;
+  if (omp_get_thread_num() >= c->threads || l0 < 0 || l1 > t->npoints) {
+#pragma omp atomic write
+    c->wrong_thread = 1;
+    return;
+  }
   for (int64_t l = l0; l < l1; ++l) {
 #pragma omp atomic
     c->visits[l]++;
@@ -690,10 +695,6 @@ static void log_range(void *ctx, const qtm_tile *t, const qtm_tile_out *out, int
 #pragma omp atomic write
       c->too_early = 1;
     }
-  }
-  if (omp_get_thread_num() >= c->threads || l1 > t->npoints) {
-#pragma omp atomic write
-    c->wrong_thread = 1;
   }
   if (ends > 0) {
 #pragma omp atomic write
@@ -743,7 +744,7 @@ Test(backend_parity, cpu_hands_each_evaluated_point_to_the_consumer_once) {
   host_out_init(&fed, &pc.plan);
   int *visits = calloc((size_t)pc.plan.max_tile_points, sizeof *visits);
   cr_assert_not_null(visits);
-  for (int threads = 1; threads <= 4; threads += 2) { /* fewer than the backend's 3, more */
+  for (int threads = 1; threads <= 4; ++threads) { /* fewer than the backend's 3, as many, more */
     for (int64_t k = 0; k < pc.tiling.ntiles; ++k) {
       qtm_tile t;
       qtm_tiling_tile(&pc.tiling, &pc.grid, k, &t);

@@ -271,4 +271,5 @@ Test(resume, damaged_finished_tiles_are_found_and_written_again) {
   cr_assert_eq(p.status, 0, "%s", p.err);
   cr_expect(!strstr(p.err, "written again"), "%s", p.err);
   qtm_proc_free(&p);
+  expect_same_data(ref, out, "an intact partial resumed");
 }

@@ -2,8 +2,9 @@
  * front stored under analysis/ equal what a plain loop in this test computes from the same
  * file's own dense maps (contrast, ratio, J, J_rev stored as float64); the NDTC mask equals
  * the stored dJ/dTL map's sign where TL > TR, and its count attribute matches; the analysis is
- * the same for two different tilings, for any number of threads, and without the per-point maps
- * (point_maps: false, whose NDTC counts go to the analysis group). */
+ * the same for two different tilings, for any number of threads (tiles big enough for the CPU
+ * backend's team, each thread reducing the points it has just evaluated), and without the
+ * per-point maps (point_maps: false, whose NDTC counts go to the analysis group). */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <hdf5.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "h5compare.h"
 #include "testutil.h"
 
 static const char *const config =
@@ -107,7 +109,7 @@ Test(scan_analysis, analysis_equals_brute_force_on_the_files_own_maps, .timeout 
   run_scan(dir, "b", 5000, out2, sizeof out2);
   char out3[256]; /* summary-only: no dense map stored, the same analysis */
   run_scan_with(dir, "c", 97, "observables=[]", NULL, out3, sizeof out3);
-  char out4[256]; /* no per-point maps; 3 threads, each reducing the points it evaluates */
+  char out4[256]; /* no per-point maps, 3 threads */
   run_scan_with(dir, "d", 5000, "analysis.point_maps=false", "3", out4, sizeof out4);
   hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
   cr_assert_geq(f, 0);
@@ -204,9 +206,11 @@ Test(scan_analysis, analysis_equals_brute_force_on_the_files_own_maps, .timeout 
   cr_expect_eq(attr_of(f4, "analysis", "ndtc_count_global"), ndtc_global);
   cr_expect_eq(attr_of(f4, "analysis", "points_considered"), (double)N);
   double *maxc4 = read_all(f4, "analysis/max_contrast", NOUTER);
-  double *tc4 = read_column(f4, "analysis/top_k", "contrast", &rows);
-  double *pc4 = read_column(f4, "analysis/pareto", "contrast", &rows);
-  cr_expect_eq(rows, prow, "pareto rows with point_maps: false");
+  size_t rows4;
+  double *tc4 = read_column(f4, "analysis/top_k", "contrast", &rows4);
+  cr_assert_eq(rows4, 7, "top_k rows with point_maps: false");
+  double *pc4 = read_column(f4, "analysis/pareto", "contrast", &rows4);
+  cr_assert_eq(rows4, prow, "pareto rows with point_maps: false");
   cr_expect_eq(memcmp(maxc4, maxc, NOUTER * sizeof *maxc), 0, "max_contrast with point_maps: false");
   cr_expect_eq(memcmp(tc4, tc, 7 * sizeof *tc), 0, "top_k with point_maps: false");
   cr_expect_eq(memcmp(pc4, pc, prow * sizeof *pc), 0, "pareto with point_maps: false");
@@ -240,5 +244,24 @@ Test(scan_analysis, analysis_equals_brute_force_on_the_files_own_maps, .timeout 
   H5Fclose(f2);
   free(C), free(R), free(J), free(Jr), free(dJ), free(TL), free(TR);
   free(maxc), free(atl), free(atr), free(maxr), free(tc), free(tj), free(pc), free(pj), free(mask);
+  qtm_scratch_remove(dir);
+}
+
+/* The same scan with 301 TL values (9,030 points, one tile): large enough that the CPU backend
+ * wakes its team, so 3 threads each reduce the chunks they evaluate into buffers of their own,
+ * merged after the tile. Every dataset (maps, analysis, its per-point maps) equals the
+ * one-thread run's bit for bit. */
+Test(scan_analysis, three_threads_reduce_as_one, .timeout = 120) {
+  char dir[64], one[256], three[256];
+  qtm_scratch_make(dir, sizeof dir, "scan_analysis_threads");
+  const char *axes = "axes=[{g: {values: [0.003, 0.02, 0.5]}}, {gamma_ratio: {log: [0.02, 1.0, "
+                     "5]}}, {TR: {values: [0.0, 0.2]}}, {TL: {lin: [0.1, 4.0, 301]}}]";
+  run_scan_with(dir, "one", 10000, axes, "1", one, sizeof one);
+  run_scan_with(dir, "three", 10000, axes, "3", three, sizeof three);
+  qtm_h5_comparison r;
+  cr_assert_eq(qtm_h5_compare_files(one, three, &r), 0, "the files could not be compared");
+  cr_expect_gt(r.compared, 20, "only %d datasets compared", r.compared);
+  cr_expect_eq(r.differing, 0, "%d datasets differ between 1 and 3 threads, first %s",
+               r.differing, r.first_diff);
   qtm_scratch_remove(dir);
 }

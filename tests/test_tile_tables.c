@@ -138,7 +138,12 @@ static void check_case(const grid_case *c, int64_t tile_points, usage *u) {
       u->stats_tables += tab.stats != NULL;
       u->global_tables += tab.global != NULL;
       u->rates_tables += tab.rates != NULL;
-      u->per_point_tiles += !tab.local || !tab.stats || !tab.global || !tab.rates;
+      /* per point: a table the set needs that the tile did not get (too many entries) */
+      unsigned n = sets[s];
+      u->per_point_tiles += ((n & (QTM_NEED_LOCAL | QTM_NEED_MEAN_T)) && !tab.local) ||
+                            ((n & QTM_NEED_LOCAL) && !tab.stats) ||
+                            ((n & QTM_NEED_GLOBAL) && !tab.global) ||
+                            ((n & QTM_OBS_BIT(QTM_OBS_ndtc_threshold)) && !tab.rates);
       for (int64_t l = 0; l < t.npoints; ++l)
         qtm_tile_eval_point_tab(&g.desc, g.values, &t, l, &out, sets[s], &tab);
       u->points += t.npoints;
@@ -208,7 +213,8 @@ Test(tile_tables, benchmark_layout_with_edges) {
 }
 
 /* Tiles of >= 4096 points, which the CPU backend evaluates with its OpenMP team: the tables
- * are then filled by both threads before any point reads them. */
+ * are then filled by both threads before any point reads them (and, for the per-point path,
+ * tiles of 2 points). */
 Test(tile_tables, tables_filled_by_the_team) {
   usage u = {0};
   grid_case c = {"TL x TR x gamma_ratio x g, 8^4 points", 4,
@@ -221,6 +227,7 @@ Test(tile_tables, tables_filled_by_the_team) {
                  base_fixed()};
   check_case(&c, 4096, &u);
   check_case(&c, 1 << 20, &u);
+  check_case(&c, 2, &u);
   expect_tables_used(c.name, &u);
 }
 

@@ -1,6 +1,7 @@
 /* Backends that evaluate a scan's tiles: an opaque handle behind a small table of functions
  * (evaluate a tile, free). The CPU backend is always built and is the fallback; the CUDA one
- * is built when nvcc exists. Both call qtm_tile_eval_point (tile_eval.h). */
+ * is built when nvcc exists. Both run tile_eval.h's point code: the CPU walks runs of points
+ * (qtm_tile_eval_range), the CUDA kernel evaluates one point per thread (qtm_tile_eval_point). */
 #ifndef QTM_BACKEND_H
 #define QTM_BACKEND_H
 

@@ -11,6 +11,11 @@
  * derives on the host. */
 typedef enum { QTM_DTYPE_F32, QTM_DTYPE_F64, QTM_DTYPE_U8 } qtm_dtype;
 
+/* Bytes per element. */
+QTM_FN size_t qtm_dtype_size(qtm_dtype t) {
+  return t == QTM_DTYPE_F32 ? sizeof(float) : t == QTM_DTYPE_U8 ? 1 : sizeof(double);
+}
+
 /* The observables a scan stores and where a tile's values go: data[j] holds tile.npoints
  * values of observable obs[j], row-major in the tile's shape, as float or double (evaluation
  * is always double). Pointers are host or device memory, whichever the executor writes. */
@@ -191,16 +196,11 @@ QTM_FN void qtm_tile_eval_range(const qtm_grid_desc *d, const double *values, co
   }
 }
 
-/* Point l of the tile with every factor computed for this point alone. */
-QTM_FN void qtm_tile_eval_point_need(const qtm_grid_desc *d, const double *values,
-                                     const qtm_tile *t, int64_t l, const qtm_tile_out *out,
-                                     unsigned need) {
-  qtm_tile_eval_point_tab(d, values, t, l, out, need, NULL);
-}
-
+/* Point l of the tile with every factor computed for this point alone (the CUDA kernel's
+ * thread). */
 QTM_FN void qtm_tile_eval_point(const qtm_grid_desc *d, const double *values, const qtm_tile *t,
                                 int64_t l, const qtm_tile_out *out) {
-  qtm_tile_eval_point_need(d, values, t, l, out, qtm_tile_out_need(out));
+  qtm_tile_eval_point_tab(d, values, t, l, out, qtm_tile_out_need(out), NULL);
 }
 
 #ifdef __cplusplus

@@ -36,27 +36,41 @@
 #include "qtm/observables.h"
 #include "qtm/version.h"
 
-/* A dense map of the layout: its open dataset, element type, and path for messages (a copy:
- * the layout's strings need not outlive create). */
-typedef struct dense_slot {
+/* How a qtm_dtype is stored: file and memory types (equal bit layouts on the little-endian
+ * machines qtmscan runs on, so HDF5 copies without converting) and the fill value, NaN for
+ * floats and 255 for bytes (masks use 0 and 1). */
+typedef struct stored_type {
+  hid_t file, mem;
+  union {
+    float f;
+    double d;
+    unsigned char u;
+  } fill;
+} stored_type;
+
+/* A map that tiles fill: an observable's, or a dense map of the analysis. Everything a tile's
+ * write needs about it is fixed for the file and set up once, at create or resume. */
+typedef struct map_slot {
   hid_t dset;
   qtm_dtype dtype;
-  char *name;
-} dense_slot;
+  stored_type st;
+  size_t elem; /* bytes per value */
+  char *name;  /* its path, for messages (a copy: the layout's strings need not outlive create) */
+} map_slot;
 
 struct qtm_h5_writer {
   hid_t file;
   hid_t fspace; /* the maps' common file dataspace, reused for every tile's selection */
-  hid_t map[QTM_OBS_COUNT];
-  int nobs;
+  /* The maps in the order a tile hands over their values: the observables' (nobs), then the
+   * dense maps (ndense). */
+  map_slot *maps;
+  int nobs, ndense, nmaps;
   int obs[QTM_OBS_COUNT];
   int naxes;
   int axis_id[QTM_MAX_AXES];
   hsize_t shape[QTM_MAX_AXES];
   qtm_dtype dtype;
   int gzip_level;
-  int ndense;
-  dense_slot *dense;
   char *path;    /* for messages */
   int sys_errno; /* the first system error under a failed HDF5 call (a full disk), or 0 */
   int64_t tile_shape[QTM_MAX_AXES];
@@ -70,6 +84,7 @@ struct qtm_h5_writer {
   int threads;      /* compressing chunks: layout->threads */
   /* Direct chunk writes (write_chunks): encoded chunks and scratch, kept from tile to tile. */
   qtm_h5_chunk_pool pool;
+  qtm_h5_chunk_job *jobs; /* nmaps */
   unsigned char *pad; /* an edge tile's chunk padded to the full chunk shape (uncompressed) */
   size_t pad_bytes;
   int fd; /* the file's descriptor for start_writeback; -2 not looked up yet, -1 none */
@@ -103,18 +118,7 @@ static qtm_status bad_arg(char *err, size_t errcap, const char *fmt, ...) {
   return st;
 }
 
-/* How a qtm_dtype is stored: file and memory types (equal bit layouts on the little-endian
- * machines qtmscan runs on, so HDF5 copies without converting) and the fill value, NaN for
- * floats and 255 for bytes (masks use 0 and 1). Returns 0 for an unknown dtype. */
-typedef struct stored_type {
-  hid_t file, mem;
-  union {
-    float f;
-    double d;
-    unsigned char u;
-  } fill;
-} stored_type;
-
+/* stored_type of d; 0 for an unknown dtype. */
 static int stored_type_of(qtm_dtype d, stored_type *t) {
   switch (d) {
   case QTM_DTYPE_F32:
@@ -586,10 +590,8 @@ static void discard(qtm_h5_writer *w) {
   if (!w) return;
   H5E_BEGIN_TRY {
     if (w->sys_errno && w->file >= 0) detach_failed_file(w);
-    for (int j = 0; j < w->nobs; ++j)
-      if (w->map[j] >= 0) H5Dclose(w->map[j]);
-    for (int m = 0; m < w->ndense; ++m)
-      if (w->dense[m].dset >= 0) H5Dclose(w->dense[m].dset);
+    for (int j = 0; j < w->nmaps; ++j)
+      if (w->maps[j].dset >= 0) H5Dclose(w->maps[j].dset);
     if (w->done >= 0) H5Dclose(w->done);
     if (w->done_space >= 0) H5Sclose(w->done_space);
     if (w->one_space >= 0) H5Sclose(w->one_space);
@@ -597,8 +599,9 @@ static void discard(qtm_h5_writer *w) {
     if (w->file >= 0) H5Fclose(w->file);
   }
   H5E_END_TRY;
-  for (int m = 0; m < w->ndense; ++m) free(w->dense[m].name);
-  free(w->dense);
+  for (int j = 0; w->maps && j < w->nmaps; ++j) free(w->maps[j].name);
+  free(w->maps);
+  free(w->jobs);
   free(w->path);
   qtm_h5_chunk_pool_free(&w->pool);
   free(w->pad);
@@ -616,10 +619,7 @@ static qtm_status writer_new(const qtm_h5_layout *layout, qtm_h5_writer **out, c
   w->file = w->fspace = w->done = w->done_space = w->one_space = H5I_INVALID_HID;
   w->fd = -2;
   w->nobs = layout->nobs;
-  for (int j = 0; j < w->nobs; ++j) {
-    w->map[j] = H5I_INVALID_HID;
-    w->obs[j] = layout->obs[j];
-  }
+  for (int j = 0; j < w->nobs; ++j) w->obs[j] = layout->obs[j];
   w->naxes = g->desc.naxes;
   for (int k = 0; k < w->naxes; ++k) {
     w->axis_id[k] = g->desc.axis_id[k];
@@ -633,13 +633,22 @@ static qtm_status writer_new(const qtm_h5_layout *layout, qtm_h5_writer **out, c
   w->is_virtual = layout->nsources > 0;
   w->parallel = layout->parallel;
   w->threads = layout->threads;
-  if (layout->ndense > 0) {
-    if (!(w->dense = calloc((size_t)layout->ndense, sizeof *w->dense))) goto nomem;
+  int nmaps = layout->nobs + layout->ndense;
+  if (nmaps > 0) {
+    if (!(w->maps = calloc((size_t)nmaps, sizeof *w->maps)) ||
+        !(w->jobs = calloc((size_t)nmaps, sizeof *w->jobs)))
+      goto nomem;
+    w->nmaps = nmaps;
     w->ndense = layout->ndense;
-    for (int m = 0; m < w->ndense; ++m) w->dense[m].dset = H5I_INVALID_HID; /* for discard */
-    for (int m = 0; m < w->ndense; ++m) {
-      w->dense[m].dtype = layout->dense[m].dtype;
-      if (!(w->dense[m].name = strdup(layout->dense[m].name))) goto nomem;
+    for (int j = 0; j < nmaps; ++j) w->maps[j].dset = H5I_INVALID_HID; /* for discard */
+    for (int j = 0; j < nmaps; ++j) {
+      map_slot *m = &w->maps[j];
+      int is_obs = j < w->nobs;
+      m->dtype = is_obs ? w->dtype : layout->dense[j - w->nobs].dtype;
+      (void)stored_type_of(m->dtype, &m->st); /* known: check_layout checked it */
+      m->elem = qtm_dtype_size(m->dtype);
+      m->name = strdup(is_obs ? qtm_obs_table[w->obs[j]].name : layout->dense[j - w->nobs].name);
+      if (!m->name) goto nomem;
     }
   }
   *out = w;
@@ -852,16 +861,13 @@ qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
   for (int k = 0; k < w->naxes; ++k)
     if ((rc = create_coordinate(w->file, g, k, w->parallel, &coord[k], err, errcap)) != QTM_OK)
       goto cleanup;
-  for (int j = 0; j < w->nobs; ++j) {
-    const qtm_obs_info *info = &qtm_obs_table[w->obs[j]];
-    if ((rc = create_full_map(w, layout, info->name, w->dtype, info->unit, info->long_name,
-                              coord, &w->map[j], err, errcap)) != QTM_OK)
-      goto cleanup;
-  }
-  for (int m = 0; m < w->ndense; ++m) {
-    const qtm_dense_map *d = &layout->dense[m];
-    if ((rc = create_full_map(w, layout, d->name, d->dtype, d->units, d->long_name, coord,
-                              &w->dense[m].dset, err, errcap)) != QTM_OK)
+  for (int j = 0; j < w->nmaps; ++j) {
+    map_slot *m = &w->maps[j];
+    const qtm_obs_info *info = j < w->nobs ? &qtm_obs_table[w->obs[j]] : NULL;
+    const qtm_dense_map *d = info ? NULL : &layout->dense[j - w->nobs];
+    if ((rc = create_full_map(w, layout, m->name, m->dtype, info ? info->unit : d->units,
+                              info ? info->long_name : d->long_name, coord, &m->dset, err,
+                              errcap)) != QTM_OK)
       goto cleanup;
   }
   if ((rc = create_state(w, err, errcap)) != QTM_OK) goto cleanup;
@@ -1090,9 +1096,9 @@ static int chunk_not_allocated(void) {
 static qtm_status verify_chunks(qtm_h5_writer *w, const char *fname, unsigned char *done,
                                 char *err, size_t errcap) {
   if (w->naxes == 0) return QTM_OK; /* scalar maps: contiguous, no chunk index */
-  for (int m = 0; m < w->nobs + w->ndense; ++m) {
-    hid_t dset = m < w->nobs ? w->map[m] : w->dense[m - w->nobs].dset;
-    const char *name = m < w->nobs ? qtm_obs_table[w->obs[m]].name : w->dense[m - w->nobs].name;
+  for (int m = 0; m < w->nmaps; ++m) {
+    hid_t dset = w->maps[m].dset;
+    const char *name = w->maps[m].name;
     for (int64_t k = 0; k < w->ntiles; ++k) {
       hsize_t start[QTM_MAX_AXES], size = 0;
       tile_start(w, k, start);
@@ -1129,7 +1135,7 @@ static path_role role_of(const qtm_h5_writer *w, const char *path) {
   path_role role = PATH_OTHER;
   size_t len = strlen(path);
   for (int m = 0; m < w->ndense; ++m) {
-    const char *d = relative(w->dense[m].name);
+    const char *d = relative(w->maps[w->nobs + m].name);
     if (strcmp(d, path) == 0) return PATH_OURS;
     if (strncmp(d, path, len) == 0 && d[len] == '/') role = PATH_PARENT;
   }
@@ -1414,23 +1420,12 @@ qtm_status qtm_h5_writer_resume(const char *path, const qtm_h5_layout *layout,
     if ((rc = check_coordinate(w->file, path, g, k, err, errcap)) != QTM_OK) goto cleanup;
   hsize_t chunk[QTM_MAX_AXES];
   for (int k = 0; k < w->naxes; ++k) chunk[k] = (hsize_t)w->tile_shape[k];
-  for (int j = 0; j < w->nobs; ++j) {
-    const char *name = qtm_obs_table[w->obs[j]].name;
-    char what[96];
-    stored_type st = {0}; /* set: the dtype was checked at create (GCC -O3 cannot see it) */
-    (void)stored_type_of(w->dtype, &st);
-    (void)snprintf(what, sizeof what, "map %s", name);
-    if ((rc = open_checked(w->file, path, name, what, w->naxes, w->shape, st.file, chunk,
-                           w->gzip_level, &w->map[j], err, errcap)) != QTM_OK)
-      goto cleanup;
-  }
-  for (int m = 0; m < w->ndense; ++m) {
+  for (int j = 0; j < w->nmaps; ++j) {
+    map_slot *m = &w->maps[j];
     char what[PATH_CAP + 8];
-    stored_type st = {0};
-    (void)stored_type_of(w->dense[m].dtype, &st);
-    (void)snprintf(what, sizeof what, "map %s", w->dense[m].name);
-    if ((rc = open_checked(w->file, path, w->dense[m].name, what, w->naxes, w->shape, st.file,
-                           chunk, w->gzip_level, &w->dense[m].dset, err, errcap)) != QTM_OK)
+    (void)snprintf(what, sizeof what, "map %s", m->name);
+    if ((rc = open_checked(w->file, path, m->name, what, w->naxes, w->shape, m->st.file, chunk,
+                           w->gzip_level, &m->dset, err, errcap)) != QTM_OK)
       goto cleanup;
   }
   hsize_t ntiles = (hsize_t)w->ntiles;
@@ -1546,6 +1541,12 @@ static qtm_status check_tile(const qtm_h5_writer *w, const qtm_tile *t, const qt
   return QTM_OK;
 }
 
+/* The values of map j (write_tile's order) in a tile's arrays. */
+static const void *tile_values(const qtm_h5_writer *w, const qtm_tile_out *out,
+                               const void *const *dense, int j) {
+  return j < w->nobs ? out->data[j] : dense[j - w->nobs];
+}
+
 /* A serial file's tile written as whole chunks with H5Dwrite_chunk (a tile is one chunk of
  * every map), bypassing HDF5's chunk cache and filter pipeline. Uncompressed, a whole tile goes
  * from the caller's array to the file with no copy (H5Dwrite filled a cache chunk with the fill
@@ -1557,42 +1558,19 @@ static qtm_status check_tile(const qtm_h5_writer *w, const qtm_tile *t, const qt
 static qtm_status write_chunks(qtm_h5_writer *w, const qtm_tile *tile, const qtm_tile_out *out,
                                const void *const *dense, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
-  qtm_h5_chunk_job jobs[QTM_OBS_COUNT];
-  qtm_h5_chunk_job *many = NULL, *job = jobs;
-  hid_t *dsets = NULL, few[QTM_OBS_COUNT];
-  const char *name = "";
-  int njobs = w->nobs + w->ndense;
+  qtm_h5_chunk_job *job = w->jobs;
   hsize_t offset[QTM_MAX_AXES];
   int64_t chunk_points = 1, points = 1;
   size_t max_bytes = 0;
-  stored_type st[QTM_OBS_COUNT];
-  stored_type *sts = st;
-  if (njobs > QTM_OBS_COUNT) {
-    many = calloc((size_t)njobs, sizeof *many);
-    dsets = calloc((size_t)njobs, sizeof *dsets);
-    sts = calloc((size_t)njobs, sizeof *sts);
-    if (!many || !dsets || !sts) {
-      rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory writing tile %lld",
-                           (long long)tile->index);
-      goto cleanup;
-    }
-    job = many;
-  } else {
-    dsets = few;
-  }
   for (int k = 0; k < w->naxes; ++k) {
     offset[k] = (hsize_t)tile->start[k];
     chunk_points *= w->tile_shape[k];
     points *= tile->count[k];
   }
-  for (int j = 0; j < njobs; ++j) {
-    int is_map = j < w->nobs;
-    qtm_dtype dtype = is_map ? w->dtype : w->dense[j - w->nobs].dtype;
-    (void)stored_type_of(dtype, &sts[j]);
-    job[j].src = is_map ? out->data[j] : dense[j - w->nobs];
-    job[j].elem = qtm_dtype_size(dtype);
-    job[j].fill = &sts[j].fill;
-    dsets[j] = is_map ? w->map[j] : w->dense[j - w->nobs].dset;
+  for (int j = 0; j < w->nmaps; ++j) {
+    job[j].src = tile_values(w, out, dense, j);
+    job[j].elem = w->maps[j].elem;
+    job[j].fill = &w->maps[j].st.fill;
     if ((size_t)chunk_points * job[j].elem > max_bytes) max_bytes = (size_t)chunk_points * job[j].elem;
   }
   if (w->gzip_level > 0) {
@@ -1600,31 +1578,24 @@ static qtm_status write_chunks(qtm_h5_writer *w, const qtm_tile *tile, const qtm
      * sharing the cores with the evaluation of the next tile: together they keep all busy. */
     int nthreads = w->threads > 0 ? w->threads : omp_get_max_threads();
     if (nthreads > QTM_H5_CHUNK_MAX_THREADS) nthreads = QTM_H5_CHUNK_MAX_THREADS;
-    if (qtm_h5_chunk_pool_reserve(&w->pool, njobs, max_bytes, nthreads) != QTM_OK) {
-      rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory compressing tile %lld",
-                           (long long)tile->index);
-      goto cleanup;
-    }
-    if ((rc = qtm_h5_chunks_deflate(&w->pool, job, njobs, w->naxes, tile->count, w->tile_shape,
-                                    w->gzip_level, err, errcap)) != QTM_OK)
-      goto cleanup;
-  } else {
-    if (points != chunk_points && w->pad_bytes < max_bytes) {
-      free(w->pad);
-      w->pad_bytes = 0;
-      if (!(w->pad = malloc(max_bytes))) {
-        rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory padding tile %lld",
+    if (qtm_h5_chunk_pool_reserve(&w->pool, w->nmaps, max_bytes, nthreads) != QTM_OK)
+      return qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory compressing tile %lld",
                              (long long)tile->index);
-        goto cleanup;
-      }
-      w->pad_bytes = max_bytes;
-    }
+    if ((rc = qtm_h5_chunks_deflate(&w->pool, job, w->nmaps, w->naxes, tile->count,
+                                    w->tile_shape, w->gzip_level, err, errcap)) != QTM_OK)
+      return rc;
+  } else if (points != chunk_points && w->pad_bytes < max_bytes) {
+    free(w->pad);
+    w->pad_bytes = 0;
+    if (!(w->pad = malloc(max_bytes)))
+      return qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory padding tile %lld",
+                             (long long)tile->index);
+    w->pad_bytes = max_bytes;
   }
-  for (int j = 0; j < njobs; ++j) {
+  for (int j = 0; j < w->nmaps; ++j) {
     const void *buf = job[j].src;
     size_t size = (size_t)chunk_points * job[j].elem;
     unsigned mask = 0;
-    name = j < w->nobs ? qtm_obs_table[w->obs[j]].name : w->dense[j - w->nobs].name;
     if (w->gzip_level > 0) { /* deflated above */
       buf = job[j].out;
       size = job[j].size;
@@ -1635,13 +1606,10 @@ static qtm_status write_chunks(qtm_h5_writer *w, const qtm_tile *tile, const qtm
                         job[j].fill, w->pad);
       buf = w->pad;
     }
-    H5_CHECK(H5Dwrite_chunk(dsets[j], H5P_DEFAULT, mask, offset, size, buf), "H5Dwrite_chunk",
-             "map %s tile %lld", name, (long long)tile->index);
+    H5_CHECK(H5Dwrite_chunk(w->maps[j].dset, H5P_DEFAULT, mask, offset, size, buf),
+             "H5Dwrite_chunk", "map %s tile %lld", w->maps[j].name, (long long)tile->index);
   }
 cleanup:
-  free(many);
-  if (dsets != few) free(dsets);
-  if (sts != st) free(sts);
   return rc;
 }
 
@@ -1707,16 +1675,10 @@ static qtm_status write_selected(qtm_h5_writer *w, hid_t msel, hid_t fsel, hid_t
   qtm_status rc = QTM_OK;
   const double nothing = 0.0;
   /* Memory type = file type (native little-endian IEEE): HDF5 copies without converting. */
-  hid_t mem_type = w->dtype == QTM_DTYPE_F32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
-  for (int j = 0; j < w->nobs; ++j)
-    H5_CHECK(H5Dwrite(w->map[j], mem_type, msel, fsel, dxpl, out ? out->data[j] : &nothing),
-             "H5Dwrite", "map %s tile %lld", qtm_obs_table[w->obs[j]].name, (long long)index);
-  for (int m = 0; m < w->ndense; ++m) {
-    stored_type st = {0};
-    (void)stored_type_of(w->dense[m].dtype, &st); /* known: checked at create */
-    H5_CHECK(H5Dwrite(w->dense[m].dset, st.mem, msel, fsel, dxpl, out ? dense[m] : &nothing),
-             "H5Dwrite", "map %s tile %lld", w->dense[m].name, (long long)index);
-  }
+  for (int j = 0; j < w->nmaps; ++j)
+    H5_CHECK(H5Dwrite(w->maps[j].dset, w->maps[j].st.mem, msel, fsel, dxpl,
+                      out ? tile_values(w, out, dense, j) : &nothing),
+             "H5Dwrite", "map %s tile %lld", w->maps[j].name, (long long)index);
 cleanup:
   return rc;
 }
@@ -1735,13 +1697,10 @@ qtm_status qtm_h5_writer_write_raw_tile(qtm_h5_writer *w, const qtm_tile *tile,
   hsize_t offset[QTM_MAX_AXES];
   tile_start(w, tile->index, offset); /* the tile's chunk, from its index alone */
   quiet_begin(w, &q);
-  for (int j = 0; j < w->nobs + w->ndense; ++j) {
-    hid_t dset = j < w->nobs ? w->map[j] : w->dense[j - w->nobs].dset;
-    const char *name = j < w->nobs ? qtm_obs_table[w->obs[j]].name : w->dense[j - w->nobs].name;
-    H5_CHECK(H5Dwrite_chunk(dset, H5P_DEFAULT, raw[j].filter_mask, offset, raw[j].size,
-                            raw[j].data),
-             "H5Dwrite_chunk", "map %s tile %lld", name, (long long)tile->index);
-  }
+  for (int j = 0; j < w->nmaps; ++j)
+    H5_CHECK(H5Dwrite_chunk(w->maps[j].dset, H5P_DEFAULT, raw[j].filter_mask, offset,
+                            raw[j].size, raw[j].data),
+             "H5Dwrite_chunk", "map %s tile %lld", w->maps[j].name, (long long)tile->index);
   rc = mark_done(w, tile->index, H5P_DEFAULT, err, errcap);
 cleanup:
   tell_system_error(w, 0, rc, err, errcap);
@@ -1762,7 +1721,7 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
   for (int m = 0; m < w->ndense; ++m)
     if (!dense || !dense[m])
       return bad_arg(err, errcap, "tile %lld: no values of dense map %s", (long long)tile->index,
-                     w->dense[m].name);
+                     w->maps[w->nobs + m].name);
   hid_t fsel = H5S_ALL, msel = H5S_ALL, dxpl = H5P_DEFAULT;
 
   quiet_begin(w, &q);
@@ -2089,10 +2048,8 @@ qtm_status qtm_h5_writer_finish(qtm_h5_writer *w, const char *end_time, double p
   /* The marker too, while a failure can still be handled: a close that fails to write cannot
    * be (detach_failed_file). */
   H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "after the complete marker");
-  for (int j = 0; j < w->nobs; ++j)
-    qtm_h5_close(&w->map[j], H5Dclose, "H5Dclose", qtm_obs_table[w->obs[j]].name, &rc, err, errcap);
-  for (int m = 0; m < w->ndense; ++m)
-    qtm_h5_close(&w->dense[m].dset, H5Dclose, "H5Dclose", w->dense[m].name, &rc, err, errcap);
+  for (int j = 0; j < w->nmaps; ++j)
+    qtm_h5_close(&w->maps[j].dset, H5Dclose, "H5Dclose", w->maps[j].name, &rc, err, errcap);
   qtm_h5_close(&w->done, H5Dclose, "H5Dclose", STATE_DONE, &rc, err, errcap);
   qtm_h5_close(&w->done_space, H5Sclose, "H5Sclose", STATE_DONE, &rc, err, errcap);
   qtm_h5_close(&w->one_space, H5Sclose, "H5Sclose", "one done mark", &rc, err, errcap);

@@ -9,7 +9,9 @@
  * `qtmscan_state` records which tiles are durably written (tiles_done), so that an interrupted
  * scan resumes where it stopped; the root's `config_fingerprint` says which config the tiles
  * belong to. Error handling after netcdf-c's libhdf5: every call checked, one cleanup label
- * closing only valid handles. */
+ * closing only valid handles. This file creates the file, writes its tiles and closes it;
+ * h5_writer_resume.c opens an interrupted one again, h5_writer_outputs.c writes the analysis'
+ * outputs, h5_writer_impl.h holds what they share. */
 #define _POSIX_C_SOURCE 200809L /* stat, strdup */
 #define _GNU_SOURCE             /* sync_file_range (Linux) */
 
@@ -36,81 +38,12 @@
 #include "qtm/observables.h"
 #include "qtm/version.h"
 
-/* How a qtm_dtype is stored: file and memory types (equal bit layouts on the little-endian
- * machines qtmscan runs on, so HDF5 copies without converting) and the fill value, NaN for
- * floats and 255 for bytes (masks use 0 and 1). */
-typedef struct stored_type {
-  hid_t file, mem;
-  union {
-    float f;
-    double d;
-    unsigned char u;
-  } fill;
-} stored_type;
-
-/* A map that tiles fill: an observable's, or a dense map of the analysis. Everything a tile's
- * write needs about it is fixed for the file and set up once, at create or resume. */
-typedef struct map_slot {
-  hid_t dset;
-  qtm_dtype dtype;
-  stored_type st;
-  size_t elem; /* bytes per value */
-  char *name;  /* its path, for messages (a copy: the layout's strings need not outlive create) */
-} map_slot;
-
-struct qtm_h5_writer {
-  hid_t file;
-  hid_t fspace; /* the maps' common file dataspace, reused for every tile's selection */
-  /* The maps in the order a tile hands over their values: the observables' (nobs), then the
-   * dense maps (ndense). */
-  map_slot *maps;
-  int nobs, ndense, nmaps;
-  int obs[QTM_OBS_COUNT];
-  int naxes;
-  int axis_id[QTM_MAX_AXES];
-  hsize_t shape[QTM_MAX_AXES];
-  qtm_dtype dtype;
-  int gzip_level;
-  char *path;    /* for messages */
-  int sys_errno; /* the first system error under a failed HDF5 call (a full disk), or 0 */
-  int64_t tile_shape[QTM_MAX_AXES];
-  int64_t tiles_per_axis[QTM_MAX_AXES];
-  int64_t ntiles;
-  hid_t done;       /* qtmscan_state/tiles_done */
-  hid_t done_space; /* its file dataspace, one element selected per tile */
-  hid_t one_space;  /* the memory dataspace of one mark */
-  int is_virtual;   /* maps point into shard files: no tile is written */
-  int parallel;     /* every rank of an MPI run writes the file together */
-  int threads;      /* compressing chunks: layout->threads */
-  /* Direct chunk writes (write_chunks): encoded chunks and scratch, kept from tile to tile. */
-  qtm_h5_chunk_pool pool;
-  qtm_h5_chunk_job *jobs; /* nmaps */
-  unsigned char *pad; /* an edge tile's chunk padded to the full chunk shape (uncompressed) */
-  size_t pad_bytes;
-  int fd; /* the file's descriptor for start_writeback; -2 not looked up yet, -1 none */
-};
-
-/* netCDF-C's mark of a dimension scale that is a dimension only (its NAME attribute begins
- * with this text): netCDF clients then list no variable for it. */
-#define NC_DIM_WITHOUT_VARIABLE "This is a netCDF dimension but not a netCDF variable."
-/* Longest HDF5 path of an analysis output, with the suffixes of a table's companions. */
-#define PATH_CAP 512
-/* Points per chunk of a compressed map over fewer axes (float64: 512 KiB). */
-#define REDUCED_CHUNK_POINTS ((hsize_t)1 << 16)
-/* The resume state: a group of its own (netCDF clients show it as a group beside `analysis`,
- * xarray's root dataset does not see it), the done marks over a dimension without variable. */
-#define STATE_GROUP "qtmscan_state"
-#define STATE_DONE STATE_GROUP "/tiles_done"
-#define STATE_DIM STATE_GROUP "/tile"
-/* Marks per chunk of tiles_done (16 KiB): one chunk rewritten per tile. */
-#define DONE_CHUNK ((hsize_t)1 << 14)
-/* Initial (and nominal maximum) size of the metadata cache: see crash_safe_fapl. */
-#define MDC_SIZE ((size_t)32 << 20)
+#include "h5_writer_impl.h"
 
 /* HDF5's own error printing is silenced for the span of each public call (h5_util.h); errors
  * come back as one line through err. */
 
-static qtm_status bad_arg(char *err, size_t errcap, const char *fmt, ...) {
+qtm_status qtm_h5w_bad_arg(char *err, size_t errcap, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   qtm_status st = qtm_vfailf(err, errcap, QTM_ERR_INVALID_ARG, 0, fmt, ap);
@@ -119,7 +52,7 @@ static qtm_status bad_arg(char *err, size_t errcap, const char *fmt, ...) {
 }
 
 /* stored_type of d; 0 for an unknown dtype. */
-static int stored_type_of(qtm_dtype d, stored_type *t) {
+int qtm_h5w_stored_type_of(qtm_dtype d, stored_type *t) {
   switch (d) {
   case QTM_DTYPE_F32:
     t->file = H5T_IEEE_F32LE;
@@ -145,8 +78,8 @@ static int stored_type_of(qtm_dtype d, stored_type *t) {
 /* A fixed-length, NUL-terminated UTF-8 string in a scalar dataspace: netCDF-C reads it as an
  * NC_CHAR attribute (plain text in ncdump), h5py and h5netcdf as a string. A variable-length
  * string would show as `string` in ncdump. `where` names the owner in error messages. */
-static qtm_status put_text_attr(hid_t obj, const char *where, const char *name, const char *text,
-                                char *err, size_t errcap) {
+qtm_status qtm_h5w_put_text_attr(hid_t obj, const char *where, const char *name, const char *text,
+                                 char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
   hid_t type = H5I_INVALID_HID, space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
   if (!text) text = "";
@@ -169,8 +102,8 @@ cleanup:
 }
 
 /* One number in a scalar dataspace, stored as file_type from a value of mem_type. */
-static qtm_status put_num_attr(hid_t obj, const char *where, const char *name, hid_t file_type,
-                               hid_t mem_type, const void *value, char *err, size_t errcap) {
+qtm_status qtm_h5w_put_num_attr(hid_t obj, const char *where, const char *name, hid_t file_type,
+                                hid_t mem_type, const void *value, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
   hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
   H5_CHECK(space = H5Screate(H5S_SCALAR), "H5Screate", "attribute %s of %s", name, where);
@@ -185,87 +118,98 @@ cleanup:
 
 /* ---- Creation ------------------------------------------------------------------------------ */
 
-static qtm_status check_layout(const qtm_h5_layout *l, char *err, size_t errcap) {
+qtm_status qtm_h5w_check_layout(const qtm_h5_layout *l, char *err, size_t errcap) {
   const qtm_grid *g = l->grid;
   const qtm_tiling *t = l->tiling;
-  if (!g || !t) return bad_arg(err, errcap, "HDF5 layout without a grid or a tiling");
+  if (!g || !t) return qtm_h5w_bad_arg(err, errcap, "HDF5 layout without a grid or a tiling");
   int n = g->desc.naxes;
   if (n < 0 || n > QTM_MAX_AXES || t->naxes != n)
-    return bad_arg(err, errcap, "HDF5 layout: the tiling has %d axes, the grid %d", t->naxes, n);
+    return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: the tiling has %d axes, the grid %d",
+                           t->naxes, n);
   for (int k = 0; k < n; ++k) {
     int id = g->desc.axis_id[k];
     if (g->desc.shape[k] < 1 || t->tile_shape[k] < 1 || t->tile_shape[k] > g->desc.shape[k])
-      return bad_arg(err, errcap, "HDF5 layout: axis %s has %lld points and tiles of %lld",
-                     qtm_axis_name(id), (long long)g->desc.shape[k], (long long)t->tile_shape[k]);
+      return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: axis %s has %lld points and tiles of %lld",
+                             qtm_axis_name(id), (long long)g->desc.shape[k],
+                             (long long)t->tile_shape[k]);
     for (int m = 0; m < k; ++m)
       if (g->desc.axis_id[m] == id)
-        return bad_arg(err, errcap, "HDF5 layout: axis %s appears twice", qtm_axis_name(id));
+        return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: axis %s appears twice",
+                               qtm_axis_name(id));
   }
   int64_t ntiles = 1;
   for (int k = 0; k < n; ++k) {
     int64_t per_axis = (g->desc.shape[k] + t->tile_shape[k] - 1) / t->tile_shape[k];
     if (t->tiles_per_axis[k] != per_axis)
-      return bad_arg(err, errcap, "HDF5 layout: %lld tiles along axis %s, its tile shape makes "
-                     "%lld", (long long)t->tiles_per_axis[k], qtm_axis_name(g->desc.axis_id[k]),
-                     (long long)per_axis);
+      return qtm_h5w_bad_arg(err, errcap,
+                             "HDF5 layout: %lld tiles along axis %s, its tile shape makes "
+                             "%lld",
+                             (long long)t->tiles_per_axis[k], qtm_axis_name(g->desc.axis_id[k]),
+                             (long long)per_axis);
     ntiles *= per_axis;
   }
   if (t->ntiles != ntiles)
-    return bad_arg(err, errcap, "HDF5 layout: the tiling has %lld tiles, its axes make %lld",
-                   (long long)t->ntiles, (long long)ntiles);
+    return qtm_h5w_bad_arg(err, errcap,
+                           "HDF5 layout: the tiling has %lld tiles, its axes make %lld",
+                           (long long)t->ntiles, (long long)ntiles);
   /* No observable at all is a summary-only scan: the analysis' outputs are the file. */
   if (l->nobs < 0 || l->nobs > QTM_OBS_COUNT || (l->nobs > 0 && !l->obs))
-    return bad_arg(err, errcap, "HDF5 layout: %d observables (0 to %d)", l->nobs,
-                   QTM_OBS_COUNT);
+    return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: %d observables (0 to %d)", l->nobs,
+                           QTM_OBS_COUNT);
   for (int j = 0; j < l->nobs; ++j) {
     int id = l->obs[j];
     if (id < 0 || id >= QTM_OBS_COUNT)
-      return bad_arg(err, errcap, "HDF5 layout: unknown observable id %d", id);
+      return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: unknown observable id %d", id);
     for (int m = 0; m < j; ++m)
       if (l->obs[m] == id)
-        return bad_arg(err, errcap, "HDF5 layout: observable %s appears twice",
-                       qtm_obs_table[id].name);
+        return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: observable %s appears twice",
+                               qtm_obs_table[id].name);
     for (int k = 0; k < n; ++k)
       if (strcmp(qtm_obs_table[id].name, qtm_axis_name(g->desc.axis_id[k])) == 0)
-        return bad_arg(err, errcap, "HDF5 layout: observable %s has an axis's name",
-                       qtm_obs_table[id].name);
+        return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: observable %s has an axis's name",
+                               qtm_obs_table[id].name);
   }
   if (l->dtype != QTM_DTYPE_F32 && l->dtype != QTM_DTYPE_F64)
-    return bad_arg(err, errcap, "HDF5 layout: unknown dtype %d", (int)l->dtype);
+    return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: unknown dtype %d", (int)l->dtype);
   if (l->gzip_level < 0 || l->gzip_level > 9)
-    return bad_arg(err, errcap, "HDF5 layout: gzip level %d (0 to 9)", l->gzip_level);
+    return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: gzip level %d (0 to 9)", l->gzip_level);
   if (l->ndense < 0 || (l->ndense > 0 && !l->dense))
-    return bad_arg(err, errcap, "HDF5 layout: %d dense maps without descriptions", l->ndense);
+    return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: %d dense maps without descriptions",
+                           l->ndense);
   for (int m = 0; m < l->ndense; ++m) {
     const qtm_dense_map *d = &l->dense[m];
     stored_type st;
     if (!d->name || !d->name[0] || strlen(d->name) >= PATH_CAP)
-      return bad_arg(err, errcap, "HDF5 layout: dense map %d has no name or one too long", m);
-    if (!stored_type_of(d->dtype, &st))
-      return bad_arg(err, errcap, "HDF5 layout: dense map %s has unknown dtype %d", d->name,
-                     (int)d->dtype);
+      return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: dense map %d has no name or one too long",
+                             m);
+    if (!qtm_h5w_stored_type_of(d->dtype, &st))
+      return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: dense map %s has unknown dtype %d", d->name,
+                             (int)d->dtype);
     for (int j = 0; j < m; ++j)
       if (strcmp(l->dense[j].name, d->name) == 0)
-        return bad_arg(err, errcap, "HDF5 layout: dense map %s appears twice", d->name);
+        return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: dense map %s appears twice", d->name);
     /* The root's names are taken by the axes and maps: HDF5 would refuse only later, as an
      * I/O error. */
     for (int j = 0; j < l->nobs; ++j)
       if (strcmp(qtm_obs_table[l->obs[j]].name, d->name) == 0)
-        return bad_arg(err, errcap, "HDF5 layout: dense map %s has an observable's name",
-                       d->name);
+        return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: dense map %s has an observable's name",
+                               d->name);
     for (int k = 0; k < n; ++k)
       if (strcmp(qtm_axis_name(g->desc.axis_id[k]), d->name) == 0)
-        return bad_arg(err, errcap, "HDF5 layout: dense map %s has an axis's name", d->name);
+        return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: dense map %s has an axis's name",
+                               d->name);
     size_t len = strlen(STATE_GROUP);
     if (strncmp(d->name, STATE_GROUP, len) == 0 && (!d->name[len] || d->name[len] == '/'))
-      return bad_arg(err, errcap, "HDF5 layout: dense map %s is in the writer's group %s",
-                     d->name, STATE_GROUP);
+      return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: dense map %s is in the writer's group %s",
+                             d->name, STATE_GROUP);
   }
   if (l->nsources < 0 || (l->nsources > 0 && !l->sources))
-    return bad_arg(err, errcap, "HDF5 layout: %d sources without descriptions", l->nsources);
+    return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: %d sources without descriptions",
+                           l->nsources);
   for (int i = 0; i < l->nsources; ++i)
     if (!l->sources[i].file || !l->sources[i].file[0] || !l->sources[i].tiles)
-      return bad_arg(err, errcap, "HDF5 layout: source %d has no file name or tile marks", i);
+      return qtm_h5w_bad_arg(err, errcap, "HDF5 layout: source %d has no file name or tile marks",
+                             i);
   return QTM_OK;
 }
 
@@ -291,8 +235,8 @@ static qtm_status put_start_attrs(hid_t file, const qtm_h5_provenance *p, char *
       {"config_fingerprint", p->fingerprint ? p->fingerprint : "none"},
   };
   for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; ++i) {
-    qtm_status rc = put_text_attr(file, "the root group", attrs[i].name, attrs[i].text, err,
-                                  errcap);
+    qtm_status rc =
+        qtm_h5w_put_text_attr(file, "the root group", attrs[i].name, attrs[i].text, err, errcap);
     if (rc != QTM_OK) return rc;
   }
   if (p->shard_count > 0) {
@@ -304,23 +248,23 @@ static qtm_status put_start_attrs(hid_t file, const qtm_h5_provenance *p, char *
                  {"shard_first_tile", p->shard_first_tile},
                  {"shard_end_tile", p->shard_end_tile}};
     for (size_t i = 0; i < sizeof shard / sizeof shard[0]; ++i) {
-      qtm_status rc = put_num_attr(file, "the root group", shard[i].name, H5T_STD_I64LE,
-                                   H5T_NATIVE_INT64, &shard[i].value, err, errcap);
+      qtm_status rc = qtm_h5w_put_num_attr(file, "the root group", shard[i].name, H5T_STD_I64LE,
+                                           H5T_NATIVE_INT64, &shard[i].value, err, errcap);
       if (rc != QTM_OK) return rc;
     }
   }
   if (p->merged_from)
-    return put_text_attr(file, "the root group", "merged_from", p->merged_from, err, errcap);
+    return qtm_h5w_put_text_attr(file, "the root group", "merged_from", p->merged_from, err,
+                                 errcap);
   return QTM_OK;
 }
 
 /* Properties every dataset shares: no modification times, so that the same scan gives the same
  * bytes; attribute creation order tracked, as netCDF-4 does, so readers list attributes in the
  * order written. */
-static qtm_status common_dcpl(hid_t *dcpl, const char *what, char *err, size_t errcap) {
+qtm_status qtm_h5w_common_dcpl(hid_t *dcpl, const char *what, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
-  H5_CHECK(*dcpl = H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate", "creation properties of %s",
-           what);
+  H5_CHECK(*dcpl = H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate", "creation properties of %s", what);
   H5_CHECK(H5Pset_obj_track_times(*dcpl, 0), "H5Pset_obj_track_times", "%s", what);
   H5_CHECK(H5Pset_attr_creation_order(*dcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
            "H5Pset_attr_creation_order", "%s", what);
@@ -348,8 +292,8 @@ static hid_t collective_dxpl(int parallel) {
 
 /* Writes a whole dataset from buf. In a parallel file every rank holds the same values; rank 0
  * writes them and the others take part in the collective write with nothing selected. */
-static qtm_status write_whole(hid_t dset, hid_t mtype, const void *buf, int parallel,
-                              const char *what, char *err, size_t errcap) {
+qtm_status qtm_h5w_write_whole(hid_t dset, hid_t mtype, const void *buf, int parallel,
+                               const char *what, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
   hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID, dxpl = H5P_DEFAULT;
   if (!parallel) {
@@ -374,8 +318,8 @@ cleanup:
 /* A netCDF dimension without variable is never written. Parallel HDF5 allocates every dataset
  * at creation, and without fill values written then, reading one would give whatever bytes
  * lay there: the fill (zeros) is written at allocation instead, as a serial file reads it. */
-static qtm_status dimension_fill(hid_t dcpl, int parallel, const char *what, char *err,
-                                 size_t errcap) {
+qtm_status qtm_h5w_dimension_fill(hid_t dcpl, int parallel, const char *what, char *err,
+                                  size_t errcap) {
   qtm_status rc = QTM_OK;
   if (parallel)
     H5_CHECK(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC), "H5Pset_fill_time", "%s", what);
@@ -395,15 +339,15 @@ static qtm_status create_coordinate(hid_t file, const qtm_grid *g, int k, int pa
   (void)snprintf(what, sizeof what, "coordinate %s", name);
   hsize_t n = (hsize_t)g->desc.shape[k];
   H5_CHECK(space = H5Screate_simple(1, &n, NULL), "H5Screate_simple", "%s", what);
-  if ((rc = common_dcpl(&dcpl, what, err, errcap)) != QTM_OK) goto cleanup;
+  if ((rc = qtm_h5w_common_dcpl(&dcpl, what, err, errcap)) != QTM_OK) goto cleanup;
   /* Contiguous (the default layout): an axis is small and read whole. */
   H5_CHECK(dset = H5Dcreate2(file, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
            "H5Dcreate2", "%s", what);
-  if ((rc = write_whole(dset, H5T_NATIVE_DOUBLE, g->values + g->desc.offset[k], parallel, what,
-                        err, errcap)) != QTM_OK)
+  if ((rc = qtm_h5w_write_whole(dset, H5T_NATIVE_DOUBLE, g->values + g->desc.offset[k], parallel,
+                                what, err, errcap)) != QTM_OK)
     goto cleanup;
-  if ((rc = put_text_attr(dset, what, "units", qtm_axis_unit(id), err, errcap)) != QTM_OK ||
-      (rc = put_text_attr(dset, what, "long_name", qtm_axis_long_name(id), err, errcap)) !=
+  if ((rc = qtm_h5w_put_text_attr(dset, what, "units", qtm_axis_unit(id), err, errcap)) != QTM_OK ||
+      (rc = qtm_h5w_put_text_attr(dset, what, "long_name", qtm_axis_long_name(id), err, errcap)) !=
           QTM_OK)
     goto cleanup;
   H5_CHECK(H5DSset_scale(dset, name), "H5DSset_scale", "%s", what);
@@ -434,12 +378,13 @@ cleanup:
  * yet. Each is created here rather than through H5Pset_create_intermediate_group, which would
  * give the intermediate groups the default properties: timestamps (the same scan would no
  * longer give the same bytes) and no creation order. */
-static qtm_status make_parent_groups(hid_t file, const char *path, char *err, size_t errcap) {
+qtm_status qtm_h5w_make_parent_groups(hid_t file, const char *path, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
   hid_t gcpl = H5I_INVALID_HID, group = H5I_INVALID_HID;
   char prefix[PATH_CAP];
   size_t len = strlen(path);
-  if (len >= sizeof prefix) return bad_arg(err, errcap, "HDF5 path too long: %.64s...", path);
+  if (len >= sizeof prefix)
+    return qtm_h5w_bad_arg(err, errcap, "HDF5 path too long: %.64s...", path);
   memcpy(prefix, path, len + 1);
   for (char *slash = strchr(prefix + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
     *slash = '\0';
@@ -463,14 +408,14 @@ cleanup:
 /* Attributes every map carries: _FillValue as well as the fill property (CF readers, such as
  * xarray's mask decoding, look for the attribute, and netCDF-4 keeps the two equal, in the
  * variable's own type), units, long_name. */
-static qtm_status put_map_attrs(hid_t dset, const char *what, const stored_type *st,
-                                const char *units, const char *long_name, char *err,
-                                size_t errcap) {
+qtm_status qtm_h5w_put_map_attrs(hid_t dset, const char *what, const stored_type *st,
+                                 const char *units, const char *long_name, char *err,
+                                 size_t errcap) {
   qtm_status rc;
-  if ((rc = put_num_attr(dset, what, "_FillValue", st->file, st->mem, &st->fill, err, errcap)) !=
-          QTM_OK ||
-      (rc = put_text_attr(dset, what, "units", units, err, errcap)) != QTM_OK ||
-      (rc = put_text_attr(dset, what, "long_name", long_name, err, errcap)) != QTM_OK)
+  if ((rc = qtm_h5w_put_num_attr(dset, what, "_FillValue", st->file, st->mem, &st->fill, err,
+                                 errcap)) != QTM_OK ||
+      (rc = qtm_h5w_put_text_attr(dset, what, "units", units, err, errcap)) != QTM_OK ||
+      (rc = qtm_h5w_put_text_attr(dset, what, "long_name", long_name, err, errcap)) != QTM_OK)
     return rc;
   return QTM_OK;
 }
@@ -487,13 +432,14 @@ static qtm_status create_full_map(qtm_h5_writer *w, const qtm_h5_layout *l, cons
   stored_type st;
   char what[PATH_CAP + 8];
   (void)snprintf(what, sizeof what, "map %s", path);
-  if (!stored_type_of(dtype, &st)) return bad_arg(err, errcap, "%s: unknown dtype", what);
+  if (!qtm_h5w_stored_type_of(dtype, &st))
+    return qtm_h5w_bad_arg(err, errcap, "%s: unknown dtype", what);
 
-  if ((rc = make_parent_groups(w->file, path, err, errcap)) != QTM_OK) goto cleanup;
-  if ((rc = common_dcpl(&dcpl, what, err, errcap)) != QTM_OK) goto cleanup;
+  if ((rc = qtm_h5w_make_parent_groups(w->file, path, err, errcap)) != QTM_OK) goto cleanup;
+  if ((rc = qtm_h5w_common_dcpl(&dcpl, what, err, errcap)) != QTM_OK) goto cleanup;
   if (l->nsources > 0) {
-    if ((rc = qtm_h5_virtual_map(dcpl, w->fspace, l->tiling, l->grid->desc.shape, path,
-                                 l->sources, l->nsources, err, errcap)) != QTM_OK)
+    if ((rc = qtm_h5_virtual_map(dcpl, w->fspace, l->tiling, l->grid->desc.shape, path, l->sources,
+                                 l->nsources, err, errcap)) != QTM_OK)
       goto cleanup;
   } else if (w->naxes > 0) { /* a scalar dataset can be neither chunked nor filtered */
     hsize_t chunk[QTM_MAX_AXES];
@@ -507,7 +453,7 @@ static qtm_status create_full_map(qtm_h5_writer *w, const qtm_h5_layout *l, cons
   H5_CHECK(H5Pset_fill_value(dcpl, st.mem, &st.fill), "H5Pset_fill_value", "%s", what);
   H5_CHECK(dset = H5Dcreate2(w->file, path, st.file, w->fspace, H5P_DEFAULT, dcpl, H5P_DEFAULT),
            "H5Dcreate2", "%s", what);
-  if ((rc = put_map_attrs(dset, what, &st, units, long_name, err, errcap)) != QTM_OK)
+  if ((rc = qtm_h5w_put_map_attrs(dset, what, &st, units, long_name, err, errcap)) != QTM_OK)
     goto cleanup;
   for (int k = 0; k < w->naxes; ++k)
     H5_CHECK(H5DSattach_scale(dset, coord[k], (unsigned)k), "H5DSattach_scale",
@@ -544,7 +490,7 @@ static herr_t errno_note(hid_t stack, void *data) {
 }
 
 /* qtm_h5_quiet_begin, with w's errno note as the handler. */
-static void quiet_begin(qtm_h5_writer *w, qtm_h5_quiet *q) {
+void qtm_h5w_quiet_begin(qtm_h5_writer *w, qtm_h5_quiet *q) {
   qtm_h5_quiet_begin(q);
   (void)H5Eset_auto2(H5E_DEFAULT, errno_note, w);
 }
@@ -552,8 +498,8 @@ static void quiet_begin(qtm_h5_writer *w, qtm_h5_quiet *q) {
 /* A failure with a system error under it is told as that error on the file, in one line:
  * "cannot write OUT.partial: No space left on device", "H5Fcreate OUT.partial: Permission
  * denied" (to_create: the file could not be created). */
-static void tell_system_error(const qtm_h5_writer *w, int to_create, qtm_status rc, char *err,
-                              size_t errcap) {
+void qtm_h5w_tell_system_error(const qtm_h5_writer *w, int to_create, qtm_status rc, char *err,
+                               size_t errcap) {
   if (rc != QTM_OK && w->sys_errno && err && errcap)
     (void)snprintf(err, errcap, "%s %s: %s", to_create ? "H5Fcreate" : "cannot write",
                    w->path ? w->path : "the scan file", strerror(w->sys_errno));
@@ -564,7 +510,7 @@ static void tell_system_error(const qtm_h5_writer *w, int to_create, qtm_status 
  * shutdown at exit finds it and crashes (CVE-2020-10812, fixed in HDF5 1.14.1). Two defences:
  * the abandoned file's descriptor is pointed at /dev/null, so that the close writes nowhere and
  * mostly succeeds (not when an earlier failed flush left HDF5's cache inconsistent, or the close
- * needs to truncate); and the library is not shut down at exit (no_shutdown_at_exit). */
+ * needs to truncate); and the library is not shut down at exit (qtm_h5w_no_shutdown_at_exit). */
 static void detach_failed_file(qtm_h5_writer *w) {
   hid_t fapl = H5Fget_access_plist(w->file);
   int sec2 = fapl >= 0 && H5Pget_driver(fapl) == H5FD_SEC2; /* the descriptor is an int */
@@ -581,12 +527,12 @@ static void detach_failed_file(qtm_h5_writer *w) {
  * is closed explicitly before; without it, a file that failed to close cannot crash the exit.
  * Effective only before the library's first call in the process: qtm_h5_writer_create and
  * qtm_h5_info_print (h5_info.c has its twin), the CLI's first HDF5 calls, start with it. */
-static void no_shutdown_at_exit(void) {
+void qtm_h5w_no_shutdown_at_exit(void) {
   (void)H5dont_atexit(); /* fails, harmlessly, once the library is initialised */
 }
 
 /* Closes every handle of w without reporting (an abandoned file) and frees w. */
-static void discard(qtm_h5_writer *w) {
+void qtm_h5w_discard(qtm_h5_writer *w) {
   if (!w) return;
   H5E_BEGIN_TRY {
     if (w->sys_errno && w->file >= 0) detach_failed_file(w);
@@ -610,8 +556,8 @@ static void discard(qtm_h5_writer *w) {
 
 /* A writer for a checked layout, its description copied (the layout's strings need not
  * outlive the call), every handle invalid. */
-static qtm_status writer_new(const qtm_h5_layout *layout, qtm_h5_writer **out, char *err,
-                             size_t errcap) {
+qtm_status qtm_h5w_writer_new(const qtm_h5_layout *layout, qtm_h5_writer **out, char *err,
+                              size_t errcap) {
   const qtm_grid *g = layout->grid;
   qtm_h5_writer *w = calloc(1, sizeof *w);
   *out = NULL;
@@ -640,12 +586,12 @@ static qtm_status writer_new(const qtm_h5_layout *layout, qtm_h5_writer **out, c
       goto nomem;
     w->nmaps = nmaps;
     w->ndense = layout->ndense;
-    for (int j = 0; j < nmaps; ++j) w->maps[j].dset = H5I_INVALID_HID; /* for discard */
+    for (int j = 0; j < nmaps; ++j) w->maps[j].dset = H5I_INVALID_HID; /* for qtm_h5w_discard */
     for (int j = 0; j < nmaps; ++j) {
       map_slot *m = &w->maps[j];
       int is_obs = j < w->nobs;
       m->dtype = is_obs ? w->dtype : layout->dense[j - w->nobs].dtype;
-      (void)stored_type_of(m->dtype, &m->st); /* known: check_layout checked it */
+      (void)qtm_h5w_stored_type_of(m->dtype, &m->st); /* known: qtm_h5w_check_layout checked it */
       m->elem = qtm_dtype_size(m->dtype);
       m->name = strdup(is_obs ? qtm_obs_table[w->obs[j]].name : layout->dense[j - w->nobs].name);
       if (!m->name) goto nomem;
@@ -654,13 +600,13 @@ static qtm_status writer_new(const qtm_h5_layout *layout, qtm_h5_writer **out, c
   *out = w;
   return QTM_OK;
 nomem:
-  discard(w);
+  qtm_h5w_discard(w);
   return qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory creating the HDF5 writer");
 }
 
 /* The dataspaces write_tile selects in: the maps' (scalar for a grid without axes), that of
  * tiles_done, and one mark's in memory. */
-static qtm_status make_spaces(qtm_h5_writer *w, char *err, size_t errcap) {
+qtm_status qtm_h5w_make_spaces(qtm_h5_writer *w, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
   hsize_t ntiles = (hsize_t)w->ntiles, one = 1;
   if (w->naxes > 0)
@@ -694,8 +640,8 @@ cleanup:
  * metadata naming space past the superblock's end of allocation, which resume protects
  * (H5Fincrement_filesize). That a kill can hit a flush at all is why write_tile flushes the
  * data before it writes the mark: the mark is the last thing a tile's flush can leave. */
-static qtm_status crash_safe_fapl(hid_t *fapl, const char *path, int parallel, char *err,
-                                  size_t errcap) {
+qtm_status qtm_h5w_crash_safe_fapl(hid_t *fapl, const char *path, int parallel, char *err,
+                                   size_t errcap) {
   qtm_status rc = QTM_OK;
   H5AC_cache_config_t mdc;
   memset(&mdc, 0, sizeof mdc);
@@ -713,8 +659,8 @@ static qtm_status crash_safe_fapl(hid_t *fapl, const char *path, int parallel, c
     H5_CHECK(H5Pset_coll_metadata_write(*fapl, 1), "H5Pset_coll_metadata_write", "%s", path);
     return QTM_OK;
 #else
-    return bad_arg(err, errcap, "%s: a parallel file needs a qtmscan built with -DQTM_MPI=ON",
-                   path);
+    return qtm_h5w_bad_arg(err, errcap,
+                           "%s: a parallel file needs a qtmscan built with -DQTM_MPI=ON", path);
 #endif
   }
   H5_CHECK(H5Pget_mdc_config(*fapl, &mdc), "H5Pget_mdc_config", "%s", path);
@@ -735,8 +681,8 @@ cleanup:
  * the file, then 1), over the dimension `tile` (a netCDF dimension without variable, as a
  * table's rows), and the attribute ntiles. tiles_done is never compressed and its chunks are
  * allocated (and zeroed) here: marking a tile rewrites one chunk in place, allocating, moving
- * and freeing nothing, so the flush of a mark writes raw data only (crash_safe_fapl). Leaves
- * tiles_done open in w->done. */
+ * and freeing nothing, so the flush of a mark writes raw data only (qtm_h5w_crash_safe_fapl).
+ * Leaves tiles_done open in w->done. */
 static qtm_status create_state(qtm_h5_writer *w, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
   hid_t gcpl = H5I_INVALID_HID, group = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
@@ -749,20 +695,20 @@ static qtm_status create_state(qtm_h5_writer *w, char *err, size_t errcap) {
   if ((rc = group_gcpl(&gcpl, STATE_GROUP, err, errcap)) != QTM_OK) goto cleanup;
   H5_CHECK(group = H5Gcreate2(w->file, STATE_GROUP, H5P_DEFAULT, gcpl, H5P_DEFAULT),
            "H5Gcreate2", "group %s", STATE_GROUP);
-  if ((rc = put_num_attr(group, STATE_GROUP, "ntiles", H5T_STD_I64LE, H5T_NATIVE_INT64,
-                         &w->ntiles, err, errcap)) != QTM_OK)
+  if ((rc = qtm_h5w_put_num_attr(group, STATE_GROUP, "ntiles", H5T_STD_I64LE, H5T_NATIVE_INT64,
+                                 &w->ntiles, err, errcap)) != QTM_OK)
     goto cleanup;
-  if ((rc = common_dcpl(&dcpl, STATE_DIM, err, errcap)) != QTM_OK ||
-      (rc = dimension_fill(dcpl, w->parallel, STATE_DIM, err, errcap)) != QTM_OK)
+  if ((rc = qtm_h5w_common_dcpl(&dcpl, STATE_DIM, err, errcap)) != QTM_OK ||
+      (rc = qtm_h5w_dimension_fill(dcpl, w->parallel, STATE_DIM, err, errcap)) != QTM_OK)
     goto cleanup;
   /* The dimension holds no data: never written, it takes no space in the file. */
-  H5_CHECK(dim = H5Dcreate2(w->file, STATE_DIM, H5T_IEEE_F32LE, w->done_space, H5P_DEFAULT,
-                            dcpl, H5P_DEFAULT),
+  H5_CHECK(dim = H5Dcreate2(w->file, STATE_DIM, H5T_IEEE_F32LE, w->done_space, H5P_DEFAULT, dcpl,
+                            H5P_DEFAULT),
            "H5Dcreate2", "dimension %s", STATE_DIM);
   H5_CHECK(H5DSset_scale(dim, dim_mark), "H5DSset_scale", "dimension %s", STATE_DIM);
   qtm_h5_close(&dcpl, H5Pclose, "H5Pclose", STATE_DIM, &rc, err, errcap);
   if (rc != QTM_OK) goto cleanup;
-  if ((rc = common_dcpl(&dcpl, STATE_DONE, err, errcap)) != QTM_OK) goto cleanup;
+  if ((rc = qtm_h5w_common_dcpl(&dcpl, STATE_DONE, err, errcap)) != QTM_OK) goto cleanup;
   H5_CHECK(H5Pset_chunk(dcpl, 1, &chunk), "H5Pset_chunk", "%s", STATE_DONE);
   H5_CHECK(H5Pset_fill_value(dcpl, H5T_NATIVE_UCHAR, &not_done), "H5Pset_fill_value", "%s",
            STATE_DONE);
@@ -771,10 +717,11 @@ static qtm_status create_state(qtm_h5_writer *w, char *err, size_t errcap) {
   H5_CHECK(w->done = H5Dcreate2(w->file, STATE_DONE, H5T_STD_U8LE, w->done_space, H5P_DEFAULT,
                                 dcpl, H5P_DEFAULT),
            "H5Dcreate2", "%s", STATE_DONE);
-  if ((rc = put_text_attr(w->done, STATE_DONE, "long_name",
-                          "1 once every map holds the values of the tile, 0 for a tile that a "
-                          "resumed scan computes (tiles numbered row-major over the tile grid)",
-                          err, errcap)) != QTM_OK)
+  if ((rc = qtm_h5w_put_text_attr(
+           w->done, STATE_DONE, "long_name",
+           "1 once every map holds the values of the tile, 0 for a tile that a "
+           "resumed scan computes (tiles numbered row-major over the tile grid)",
+           err, errcap)) != QTM_OK)
     goto cleanup;
   H5_CHECK(H5DSattach_scale(w->done, dim, 0), "H5DSattach_scale", "%s to %s", STATE_DIM,
            STATE_DONE);
@@ -792,7 +739,7 @@ static qtm_status mark_all_done(qtm_h5_writer *w, char *err, size_t errcap) {
   unsigned char *ones = malloc((size_t)w->ntiles);
   if (!ones) return qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory for the marks");
   memset(ones, 1, (size_t)w->ntiles);
-  rc = write_whole(w->done, H5T_NATIVE_UCHAR, ones, w->parallel, STATE_DONE, err, errcap);
+  rc = qtm_h5w_write_whole(w->done, H5T_NATIVE_UCHAR, ones, w->parallel, STATE_DONE, err, errcap);
   free(ones);
   return rc;
 }
@@ -800,7 +747,7 @@ static qtm_status mark_all_done(qtm_h5_writer *w, char *err, size_t errcap) {
 qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
                                 const qtm_h5_provenance *prov, qtm_h5_writer **out, char *err,
                                 size_t errcap) {
-  no_shutdown_at_exit();
+  qtm_h5w_no_shutdown_at_exit();
   qtm_status rc = QTM_OK;
   hid_t fcpl = H5I_INVALID_HID, fapl = H5I_INVALID_HID;
   hid_t coord[QTM_MAX_AXES];
@@ -809,25 +756,26 @@ qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
   qtm_h5_quiet q;
 
   if (err && errcap) err[0] = '\0';
-  if (!out) return bad_arg(err, errcap, "qtm_h5_writer_create: no output handle");
+  if (!out) return qtm_h5w_bad_arg(err, errcap, "qtm_h5_writer_create: no output handle");
   *out = NULL;
-  if (!path || !layout) return bad_arg(err, errcap, "qtm_h5_writer_create: no path or layout");
-  if ((rc = check_layout(layout, err, errcap)) != QTM_OK) return rc;
-  if ((rc = writer_new(layout, &w, err, errcap)) != QTM_OK) return rc;
+  if (!path || !layout)
+    return qtm_h5w_bad_arg(err, errcap, "qtm_h5_writer_create: no path or layout");
+  if ((rc = qtm_h5w_check_layout(layout, err, errcap)) != QTM_OK) return rc;
+  if ((rc = qtm_h5w_writer_new(layout, &w, err, errcap)) != QTM_OK) return rc;
   const qtm_grid *g = layout->grid;
   for (int k = 0; k < w->naxes; ++k) coord[k] = H5I_INVALID_HID;
 
   if (!(w->path = strdup(path))) {
-    discard(w);
+    qtm_h5w_discard(w);
     return qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory creating the HDF5 writer");
   }
-  quiet_begin(w, &q);
+  qtm_h5w_quiet_begin(w, &q);
   if (layout->gzip_level > 0 && w->naxes > 0) {
     htri_t avail = H5Zfilter_avail(H5Z_FILTER_DEFLATE);
     H5_CHECK(avail, "H5Zfilter_avail", "deflate");
     if (!avail) {
-      rc = bad_arg(err, errcap, "this HDF5 library has no deflate filter (gzip level %d)",
-                   layout->gzip_level);
+      rc = qtm_h5w_bad_arg(err, errcap, "this HDF5 library has no deflate filter (gzip level %d)",
+                           layout->gzip_level);
       goto cleanup;
     }
   }
@@ -842,7 +790,7 @@ qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
   /* Library version bounds stay at the default (earliest): each object gets the oldest format
    * that holds it (HDF5 1.8's, for the creation-order indexes), which netCDF-C and every HDF5
    * reader since 1.8 understand. */
-  if ((rc = crash_safe_fapl(&fapl, path, w->parallel, err, errcap)) != QTM_OK) goto cleanup;
+  if ((rc = qtm_h5w_crash_safe_fapl(&fapl, path, w->parallel, err, errcap)) != QTM_OK) goto cleanup;
   if ((w->file = H5Fcreate(path, H5F_ACC_EXCL, fcpl, fapl)) < 0) {
     struct stat st;
     rc = qtm_h5_fail(err, errcap, "H5Fcreate", "%s", path);
@@ -852,11 +800,11 @@ qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
   }
   created = 1;
   if ((rc = put_start_attrs(w->file, prov, err, errcap)) != QTM_OK) goto cleanup;
-  if (w->parallel &&
-      (rc = put_num_attr(w->file, "the root group", "mpi_ranks", H5T_STD_I32LE, H5T_NATIVE_INT,
-                         &(int){qtm_mpi_world().size}, err, errcap)) != QTM_OK)
+  if (w->parallel && (rc = qtm_h5w_put_num_attr(
+                          w->file, "the root group", "mpi_ranks", H5T_STD_I32LE, H5T_NATIVE_INT,
+                          &(int){qtm_mpi_world().size}, err, errcap)) != QTM_OK)
     goto cleanup;
-  if ((rc = make_spaces(w, err, errcap)) != QTM_OK) goto cleanup;
+  if ((rc = qtm_h5w_make_spaces(w, err, errcap)) != QTM_OK) goto cleanup;
   /* Coordinates first: netCDF numbers dimensions in the order it meets their scales. */
   for (int k = 0; k < w->naxes; ++k)
     if ((rc = create_coordinate(w->file, g, k, w->parallel, &coord[k], err, errcap)) != QTM_OK)
@@ -884,8 +832,8 @@ cleanup:
   qtm_h5_close(&fapl, H5Pclose, "H5Pclose", "file access properties", &rc, err, errcap);
   qtm_h5_close(&fcpl, H5Pclose, "H5Pclose", "file creation properties", &rc, err, errcap);
   if (rc != QTM_OK) {
-    tell_system_error(w, !created, rc, err, errcap);
-    discard(w);
+    qtm_h5w_tell_system_error(w, !created, rc, err, errcap);
+    qtm_h5w_discard(w);
     /* H5F_ACC_EXCL guarantees the file is ours: a half-built one must not stay behind. */
     if (created) (void)remove(path);
   } else {
@@ -895,581 +843,7 @@ cleanup:
   return rc;
 }
 
-/* ---- Resuming ------------------------------------------------------------------------------ */
-
-static qtm_status delete_attr(hid_t obj, const char *where, const char *name, char *err,
-                              size_t errcap) {
-  qtm_status rc = QTM_OK;
-  htri_t exists = H5Aexists(obj, name);
-  H5_CHECK(exists, "H5Aexists", "attribute %s of %s", name, where);
-  if (exists) H5_CHECK(H5Adelete(obj, name), "H5Adelete", "attribute %s of %s", name, where);
-cleanup:
-  return rc;
-}
-
-/* "7x5x9" (or "scalar") into buf. */
-static const char *shape_text(int rank, const hsize_t *dims, char *buf, size_t cap) {
-  size_t len = 0;
-  buf[0] = '\0';
-  if (rank == 0) (void)snprintf(buf, cap, "scalar");
-  for (int d = 0; d < rank && len < cap; ++d)
-    len += (size_t)snprintf(buf + len, cap - len, "%s%llu", d ? "x" : "",
-                            (unsigned long long)dims[d]);
-  return buf;
-}
-
-/* Whether each group on the way to path, and path itself, exists (H5Lexists fails, rather than
- * saying no, below a missing group). */
-static qtm_status path_exists(hid_t file, const char *path, int *exists, char *err,
-                              size_t errcap) {
-  qtm_status rc = QTM_OK;
-  char prefix[PATH_CAP];
-  size_t len = strlen(path);
-  *exists = 0;
-  if (len >= sizeof prefix) return bad_arg(err, errcap, "HDF5 path too long: %.64s...", path);
-  memcpy(prefix, path, len + 1);
-  for (char *slash = prefix;; ++slash) {
-    slash = strchr(slash + (slash == prefix), '/');
-    if (slash) *slash = '\0';
-    htri_t here = H5Lexists(file, prefix, H5P_DEFAULT);
-    H5_CHECK(here, "H5Lexists", "%s", prefix);
-    if (!here) return QTM_OK;
-    if (!slash) break;
-    *slash = '/';
-  }
-  *exists = 1;
-cleanup:
-  return rc;
-}
-
-/* Opens the dataset at path (what names it in messages) and checks it against the layout:
- * rank and dims (rank 0: a scalar), file type ftype, and when chunk is not NULL the chunk
- * shape and the filters of gzip level gzip. A missing dataset is damage (QTM_ERR_IO), another
- * shape, type or storage another layout (QTM_ERR_INVALID_ARG). Returns it open in *out. */
-static qtm_status open_checked(hid_t file, const char *fname, const char *path, const char *what,
-                               int rank, const hsize_t *dims, hid_t ftype, const hsize_t *chunk,
-                               int gzip, hid_t *out, char *err, size_t errcap) {
-  qtm_status rc = QTM_OK;
-  hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID, type = H5I_INVALID_HID;
-  hid_t dcpl = H5I_INVALID_HID;
-  hsize_t got[QTM_MAX_AXES];
-  char want_text[256], got_text[256];
-  int exists = 0;
-  if ((rc = path_exists(file, path, &exists, err, errcap)) != QTM_OK) goto cleanup;
-  if (!exists) {
-    rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: no %s (the file is damaged or not a "
-                         "qtmscan partial file)", fname, what);
-    goto cleanup;
-  }
-  H5_CHECK(dset = H5Dopen2(file, path, H5P_DEFAULT), "H5Dopen2", "%s of %s", what, fname);
-  H5_CHECK(space = H5Dget_space(dset), "H5Dget_space", "%s of %s", what, fname);
-  H5_CHECK(type = H5Dget_type(dset), "H5Dget_type", "%s of %s", what, fname);
-  H5_CHECK(dcpl = H5Dget_create_plist(dset), "H5Dget_create_plist", "%s of %s", what, fname);
-  int got_rank = H5Sget_simple_extent_ndims(space);
-  H5_CHECK(got_rank, "H5Sget_simple_extent_ndims", "%s of %s", what, fname);
-  if (got_rank <= QTM_MAX_AXES)
-    H5_CHECK(H5Sget_simple_extent_dims(space, got, NULL), "H5Sget_simple_extent_dims",
-             "%s of %s", what, fname);
-  int same = got_rank == rank;
-  for (int d = 0; same && d < rank; ++d) same = got[d] == dims[d];
-  if (!same) {
-    rc = bad_arg(err, errcap, "%s: %s has shape %s, this config's is %s", fname, what,
-                 got_rank <= QTM_MAX_AXES ? shape_text(got_rank, got, got_text, sizeof got_text)
-                                          : "of more dimensions",
-                 shape_text(rank, dims, want_text, sizeof want_text));
-    goto cleanup;
-  }
-  htri_t equal = H5Tequal(type, ftype);
-  H5_CHECK(equal, "H5Tequal", "%s of %s", what, fname);
-  if (!equal) {
-    rc = bad_arg(err, errcap, "%s: %s has another element type than this config's", fname, what);
-    goto cleanup;
-  }
-  if (chunk && rank > 0) {
-    H5D_layout_t layout = H5Pget_layout(dcpl);
-    H5_CHECK(layout, "H5Pget_layout", "%s of %s", what, fname);
-    int crank = layout == H5D_CHUNKED ? H5Pget_chunk(dcpl, QTM_MAX_AXES, got) : 0;
-    H5_CHECK(crank, "H5Pget_chunk", "%s of %s", what, fname);
-    same = crank == rank;
-    for (int d = 0; same && d < rank; ++d) same = got[d] == chunk[d];
-    if (!same) {
-      rc = bad_arg(err, errcap, "%s: %s is stored in chunks %s, this config's tiles are %s",
-                   fname, what,
-                   crank > 0 ? shape_text(crank, got, got_text, sizeof got_text) : "(none)",
-                   shape_text(rank, chunk, want_text, sizeof want_text));
-      goto cleanup;
-    }
-    int nfilters = H5Pget_nfilters(dcpl);
-    H5_CHECK(nfilters, "H5Pget_nfilters", "%s of %s", what, fname);
-    unsigned flags = 0, level = 0;
-    size_t nvalues = 1;
-    H5Z_filter_t last = H5Z_FILTER_NONE;
-    if (nfilters > 0)
-      H5_CHECK(last = H5Pget_filter2(dcpl, (unsigned)nfilters - 1, &flags, &nvalues, &level, 0,
-                                     NULL, NULL),
-               "H5Pget_filter2", "%s of %s", what, fname);
-    if (gzip > 0 ? nfilters != 2 || last != H5Z_FILTER_DEFLATE || nvalues < 1 ||
-                       level != (unsigned)gzip
-                 : nfilters != 0) {
-      rc = bad_arg(err, errcap, "%s: %s is compressed otherwise than this config's "
-                   "compression (gzip level %d)", fname, what, gzip);
-      goto cleanup;
-    }
-  }
-  *out = dset;
-  dset = H5I_INVALID_HID;
-cleanup:
-  qtm_h5_close(&dcpl, H5Pclose, "H5Pclose", what, &rc, err, errcap);
-  qtm_h5_close(&type, H5Tclose, "H5Tclose", what, &rc, err, errcap);
-  qtm_h5_close(&space, H5Sclose, "H5Sclose", what, &rc, err, errcap);
-  qtm_h5_close(&dset, H5Dclose, "H5Dclose", what, &rc, err, errcap);
-  return rc;
-}
-
-/* Axis k's coordinate dataset: the grid's size and values, bit for bit (the fingerprint
- * covers them; this check costs little and catches a file the fingerprint cannot tell). */
-static qtm_status check_coordinate(hid_t file, const char *fname, const qtm_grid *g, int k,
-                                   char *err, size_t errcap) {
-  qtm_status rc = QTM_OK;
-  hid_t dset = H5I_INVALID_HID;
-  const char *name = qtm_axis_name(g->desc.axis_id[k]);
-  hsize_t n = (hsize_t)g->desc.shape[k];
-  double *v = NULL;
-  char what[96];
-  (void)snprintf(what, sizeof what, "coordinate %s", name);
-  if ((rc = open_checked(file, fname, name, what, 1, &n, H5T_IEEE_F64LE, NULL, 0, &dset, err,
-                         errcap)) != QTM_OK)
-    goto cleanup;
-  if (!(v = malloc((size_t)n * sizeof *v))) {
-    rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory reading %s", what);
-    goto cleanup;
-  }
-  H5_CHECK(H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), "H5Dread",
-           "%s of %s", what, fname);
-  const double *want = g->values + g->desc.offset[k];
-  for (hsize_t i = 0; i < n; ++i)
-    if (memcmp(&v[i], &want[i], sizeof v[i]) != 0) {
-      rc = bad_arg(err, errcap, "%s: %s[%llu] is %.17g, this config's %.17g", fname, what,
-                   (unsigned long long)i, v[i], want[i]);
-      goto cleanup;
-    }
-cleanup:
-  free(v);
-  qtm_h5_close(&dset, H5Dclose, "H5Dclose", what, &rc, err, errcap);
-  return rc;
-}
-
-/* The first point of tile k (the layout's tiling, row-major tile numbering). */
-static void tile_start(const qtm_h5_writer *w, int64_t k, hsize_t *start) {
-  for (int d = w->naxes - 1; d >= 0; --d) {
-    start[d] = (hsize_t)(k % w->tiles_per_axis[d] * w->tile_shape[d]);
-    k /= w->tiles_per_axis[d];
-  }
-}
-
-static herr_t not_allocated_cb(unsigned n, const H5E_error2_t *e, void *data) {
-  if (n == 0)
-    *(int *)data = e->maj_num == H5E_DATASET && e->min_num == H5E_CANTGET && e->desc &&
-                   strstr(e->desc, "not allocated") != NULL;
-  return 0;
-}
-
-/* HDF5 1.10 reports a chunk never written as a failure of H5Dget_chunk_storage_size ("chunk
- * storage is not allocated", raised by that function itself: the innermost error), later
- * versions as size 0; a failure below it, in the index lookup, is damage. */
-static int chunk_not_allocated(void) {
-  int missing = 0;
-  (void)H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, not_allocated_cb, &missing);
-  return missing;
-}
-
-/* A kill during a flush can leave the file with part of that flush's metadata (HDF5 writes
- * it in address order, with no journal): a chunk index leaf updated and its parent not, so
- * that the index no longer finds a chunk it holds; a node naming a sibling that was never
- * written. What such a kill can break is a mark's premise, not the mark (a tile is marked
- * only after the flush of its values ended): so every tile's chunk is looked up in every map
- * the way a read looks it up (H5Dget_chunk_storage_size; H5Dget_chunk_info_by_coord walks
- * every chunk, and finds what a read does not), an index that cannot be walked is damage (the
- * file is refused), and a tile marked done whose chunk a map does not find is unmarked, to be
- * computed again. The chunks an index does find are whole: HDF5 writes a chunk before the
- * metadata that names it, and never moves a chunk written once. */
-static qtm_status verify_chunks(qtm_h5_writer *w, const char *fname, unsigned char *done,
-                                char *err, size_t errcap) {
-  if (w->naxes == 0) return QTM_OK; /* scalar maps: contiguous, no chunk index */
-  for (int m = 0; m < w->nmaps; ++m) {
-    hid_t dset = w->maps[m].dset;
-    const char *name = w->maps[m].name;
-    for (int64_t k = 0; k < w->ntiles; ++k) {
-      hsize_t start[QTM_MAX_AXES], size = 0;
-      tile_start(w, k, start);
-      if (H5Dget_chunk_storage_size(dset, start, &size) < 0 && !chunk_not_allocated()) {
-        char hdf5[256];
-        (void)qtm_h5_fail(hdf5, sizeof hdf5, "H5Dget_chunk_storage_size", "tile %lld",
-                          (long long)k);
-        return qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: the chunk index of map %s is "
-                               "damaged (the run was killed in the middle of a flush): the file "
-                               "cannot be resumed; start the scan over (%s)", fname, name, hdf5);
-      }
-      if (size == 0) done[k] = 0;
-    }
-  }
-  return QTM_OK;
-}
-
-/* What a path of the file is to the layout: one of its objects (kept), a group on the way to
- * one of its dense maps (looked into), or neither: an output of put_reduced or put_table that
- * an interrupted run wrote (removed, so that put_* work as after create). */
-typedef enum { PATH_OTHER, PATH_PARENT, PATH_OURS } path_role;
-
-static const char *relative(const char *path) {
-  while (*path == '/') ++path;
-  return path;
-}
-
-static path_role role_of(const qtm_h5_writer *w, const char *path) {
-  if (strcmp(path, STATE_GROUP) == 0) return PATH_OURS;
-  for (int k = 0; k < w->naxes; ++k)
-    if (strcmp(path, qtm_axis_name(w->axis_id[k])) == 0) return PATH_OURS;
-  for (int j = 0; j < w->nobs; ++j)
-    if (strcmp(path, qtm_obs_table[w->obs[j]].name) == 0) return PATH_OURS;
-  path_role role = PATH_OTHER;
-  size_t len = strlen(path);
-  for (int m = 0; m < w->ndense; ++m) {
-    const char *d = relative(w->maps[w->nobs + m].name);
-    if (strcmp(d, path) == 0) return PATH_OURS;
-    if (strncmp(d, path, len) == 0 && d[len] == '/') role = PATH_PARENT;
-  }
-  return role;
-}
-
-typedef struct link_names {
-  char **names;
-  size_t n;
-} link_names;
-
-static void link_names_free(link_names *l) {
-  for (size_t i = 0; i < l->n; ++i) free(l->names[i]);
-  free(l->names);
-  l->names = NULL;
-  l->n = 0;
-}
-
-/* The names of group's links (group "" is the root). */
-static qtm_status list_links(hid_t file, const char *group, link_names *l, char *err,
-                             size_t errcap) {
-  qtm_status rc = QTM_OK;
-  hid_t g = H5I_INVALID_HID;
-  H5G_info_t info;
-  const char *where = group[0] ? group : "/";
-  l->names = NULL;
-  l->n = 0;
-  H5_CHECK(g = H5Gopen2(file, where, H5P_DEFAULT), "H5Gopen2", "group %s", where);
-  H5_CHECK(H5Gget_info(g, &info), "H5Gget_info", "group %s", where);
-  if (!(l->names = calloc(info.nlinks ? (size_t)info.nlinks : 1, sizeof *l->names))) goto nomem;
-  for (hsize_t i = 0; i < info.nlinks; ++i) {
-    ssize_t len = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, NULL, 0, H5P_DEFAULT);
-    H5_CHECK(len, "H5Lget_name_by_idx", "link %llu of group %s", (unsigned long long)i, where);
-    if (!(l->names[l->n] = malloc((size_t)len + 1))) goto nomem;
-    ++l->n;
-    H5_CHECK(H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, l->names[l->n - 1],
-                                (size_t)len + 1, H5P_DEFAULT),
-             "H5Lget_name_by_idx", "link %llu of group %s", (unsigned long long)i, where);
-  }
-  goto cleanup;
-nomem:
-  rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory listing group %s", where);
-cleanup:
-  if (rc != QTM_OK) link_names_free(l);
-  qtm_h5_close(&g, H5Gclose, "H5Gclose", where, &rc, err, errcap);
-  return rc;
-}
-
-/* The path of the first scale attached to a dimension, for detach_all. */
-static herr_t first_scale_cb(hid_t dset, unsigned dim, hid_t scale, void *data) {
-  (void)dset;
-  (void)dim;
-  ssize_t len = H5Iget_name(scale, data, PATH_CAP);
-  return len > 0 && len < PATH_CAP ? 1 : -1;
-}
-
-/* Detaches every dimension scale from dataset path before it is removed: the scales' back
- * references (REFERENCE_LIST) would otherwise name a deleted object. */
-static qtm_status detach_all(hid_t file, const char *path, char *err, size_t errcap) {
-  qtm_status rc = QTM_OK;
-  hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID, scale = H5I_INVALID_HID;
-  char scale_path[PATH_CAP] = "";
-  H5_CHECK(dset = H5Dopen2(file, path, H5P_DEFAULT), "H5Dopen2", "%s", path);
-  H5_CHECK(space = H5Dget_space(dset), "H5Dget_space", "%s", path);
-  int rank = H5Sget_simple_extent_ndims(space);
-  H5_CHECK(rank, "H5Sget_simple_extent_ndims", "%s", path);
-  for (unsigned d = 0; d < (unsigned)rank; ++d) {
-    for (;;) {
-      int nscales = H5DSget_num_scales(dset, d);
-      H5_CHECK(nscales, "H5DSget_num_scales", "%s dimension %u", path, d);
-      if (nscales == 0) break;
-      H5_CHECK(H5DSiterate_scales(dset, d, NULL, first_scale_cb, scale_path),
-               "H5DSiterate_scales", "%s dimension %u", path, d);
-      H5_CHECK(scale = H5Dopen2(file, scale_path, H5P_DEFAULT), "H5Dopen2", "scale %s",
-               scale_path);
-      H5_CHECK(H5DSdetach_scale(dset, scale, d), "H5DSdetach_scale", "%s from %s", scale_path,
-               path);
-      qtm_h5_close(&scale, H5Dclose, "H5Dclose", scale_path, &rc, err, errcap);
-      if (rc != QTM_OK) goto cleanup;
-    }
-  }
-cleanup:
-  qtm_h5_close(&scale, H5Dclose, "H5Dclose", scale_path, &rc, err, errcap);
-  qtm_h5_close(&space, H5Sclose, "H5Sclose", path, &rc, err, errcap);
-  qtm_h5_close(&dset, H5Dclose, "H5Dclose", path, &rc, err, errcap);
-  return rc;
-}
-
-/* Removes from group (and from the groups on the way to dense maps below it) every link that
- * is not the layout's; with all set, every link. In two passes over the tree: detach (every
- * dimension scale from the datasets to be removed, so that no scale keeps a back reference to
- * a deleted object), then delete. */
-typedef enum { PRUNE_DETACH, PRUNE_DELETE } prune_pass;
-
-static qtm_status prune(qtm_h5_writer *w, const char *group, int all, prune_pass pass, char *err,
-                        size_t errcap) {
-  qtm_status rc = QTM_OK;
-  link_names l = {NULL, 0};
-  char *path = NULL;
-  if ((rc = list_links(w->file, group, &l, err, errcap)) != QTM_OK) return rc;
-  for (size_t i = 0; i < l.n; ++i) {
-    free(path);
-    size_t len = strlen(group) + strlen(l.names[i]) + 2;
-    if (!(path = malloc(len))) {
-      rc = qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory pruning %s", group);
-      goto cleanup;
-    }
-    (void)snprintf(path, len, "%s%s%s", group, group[0] ? "/" : "", l.names[i]);
-    path_role role = all ? PATH_OTHER : role_of(w, path);
-    if (role == PATH_OURS) continue;
-    if (pass == PRUNE_DELETE && role == PATH_OTHER) {
-      H5_CHECK(H5Ldelete(w->file, path, H5P_DEFAULT), "H5Ldelete", "%s", path);
-      continue;
-    }
-    H5O_info_t info;
-#if H5_VERSION_GE(1, 12, 0)
-    H5_CHECK(H5Oget_info_by_name3(w->file, path, &info, H5O_INFO_BASIC, H5P_DEFAULT),
-             "H5Oget_info_by_name", "%s", path);
-#else
-    H5_CHECK(H5Oget_info_by_name2(w->file, path, &info, H5O_INFO_BASIC, H5P_DEFAULT),
-             "H5Oget_info_by_name", "%s", path);
-#endif
-    if (role == PATH_PARENT && info.type != H5O_TYPE_GROUP) {
-      rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s is not a group (the file is damaged)",
-                           path);
-      goto cleanup;
-    }
-    if (info.type == H5O_TYPE_GROUP)
-      rc = prune(w, path, role == PATH_OTHER, pass, err, errcap);
-    else if (info.type == H5O_TYPE_DATASET)
-      rc = detach_all(w->file, path, err, errcap);
-    if (rc != QTM_OK) goto cleanup;
-  }
-cleanup:
-  free(path);
-  link_names_free(&l);
-  return rc;
-}
-
-/* The provenance of the resuming run replaces the interrupted one's (start_time and the config
- * stay those of the scan's start); `resumed` counts the resumptions; end_time and
- * points_per_second, written by a finish that did not complete, go (finish writes them anew). */
-static qtm_status put_resume_attrs(hid_t file, const qtm_h5_provenance *p, char *err,
-                                   size_t errcap) {
-  static const char root[] = "the root group";
-  qtm_status rc = QTM_OK;
-  const struct {
-    const char *name, *text;
-  } attrs[] = {
-      {"command_line", p->command_line},
-      {"backend", p->backend},
-      {"device", p->device},
-  };
-  for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; ++i)
-    if ((rc = delete_attr(file, root, attrs[i].name, err, errcap)) != QTM_OK ||
-        (rc = put_text_attr(file, root, attrs[i].name, attrs[i].text, err, errcap)) != QTM_OK)
-      return rc;
-  int resumed = 0;
-  htri_t exists = H5Aexists(file, "resumed");
-  H5_CHECK(exists, "H5Aexists", "attribute resumed of %s", root);
-  if (exists) {
-    hid_t attr = H5I_INVALID_HID;
-    H5_CHECK(attr = H5Aopen(file, "resumed", H5P_DEFAULT), "H5Aopen", "attribute resumed");
-    herr_t read = H5Aread(attr, H5T_NATIVE_INT, &resumed);
-    if (read < 0) rc = qtm_h5_fail(err, errcap, "H5Aread", "attribute resumed");
-    qtm_h5_close(&attr, H5Aclose, "H5Aclose", "resumed", &rc, err, errcap);
-    if (rc != QTM_OK) goto cleanup;
-  }
-  ++resumed;
-  if ((rc = delete_attr(file, root, "resumed", err, errcap)) != QTM_OK ||
-      (rc = put_num_attr(file, root, "resumed", H5T_STD_I32LE, H5T_NATIVE_INT, &resumed, err,
-                         errcap)) != QTM_OK ||
-      (rc = delete_attr(file, root, "end_time", err, errcap)) != QTM_OK ||
-      (rc = delete_attr(file, root, "points_per_second", err, errcap)) != QTM_OK)
-    goto cleanup;
-cleanup:
-  return rc;
-}
-
-/* A partial file continues only the same part of the scan: the same shard, or the whole. */
-static qtm_status check_shard(hid_t file, const char *path, const qtm_h5_provenance *prov,
-                              char *err, size_t errcap) {
-  int64_t index = -1, count = 0;
-  int has_index = 0, has_count = 0;
-  qtm_status rc;
-  if ((rc = qtm_h5_get_int64_attr(file, path, "shard_index", &index, &has_index, err, errcap)) !=
-          QTM_OK ||
-      (rc = qtm_h5_get_int64_attr(file, path, "shard_count", &count, &has_count, err, errcap)) != QTM_OK)
-    return rc;
-  if (!has_count) count = 0;
-  if (count == prov->shard_count && (count == 0 || index == prov->shard_index)) return QTM_OK;
-  char was[64], now[64];
-  if (count > 0) (void)snprintf(was, sizeof was, "shard %lld of %lld", (long long)index, (long long)count);
-  else (void)snprintf(was, sizeof was, "a whole scan");
-  if (prov->shard_count > 0) (void)snprintf(now, sizeof now, "shard %d of %d", prov->shard_index, prov->shard_count);
-  else (void)snprintf(now, sizeof now, "a whole scan");
-  return bad_arg(err, errcap, "%s holds %s; this run is %s", path, was, now);
-}
-
-qtm_status qtm_h5_writer_resume(const char *path, const qtm_h5_layout *layout,
-                                const qtm_h5_provenance *prov, unsigned char *done,
-                                qtm_h5_writer **out, char *err, size_t errcap) {
-  no_shutdown_at_exit();
-  qtm_status rc = QTM_OK;
-  hid_t fapl = H5I_INVALID_HID;
-  qtm_h5_writer *w = NULL;
-  char *fingerprint = NULL;
-  qtm_h5_quiet q;
-
-  if (err && errcap) err[0] = '\0';
-  if (!out) return bad_arg(err, errcap, "qtm_h5_writer_resume: no output handle");
-  *out = NULL;
-  if (!path || !layout || !done)
-    return bad_arg(err, errcap, "qtm_h5_writer_resume: no path, layout or done marks");
-  if (!prov || !prov->fingerprint)
-    return bad_arg(err, errcap, "qtm_h5_writer_resume %s: no config fingerprint to check the "
-                   "file against", path);
-  if ((rc = check_layout(layout, err, errcap)) != QTM_OK) return rc;
-  /* Tell "cannot read" from "not HDF5" before HDF5's less direct messages. */
-  FILE *probe = fopen(path, "rb");
-  if (!probe) return qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: %s", path, strerror(errno));
-  fclose(probe);
-  if ((rc = writer_new(layout, &w, err, errcap)) != QTM_OK) return rc;
-  const qtm_grid *g = layout->grid;
-  if (!(w->path = strdup(path))) {
-    discard(w);
-    return qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory creating the HDF5 writer");
-  }
-
-  quiet_begin(w, &q);
-  htri_t is_hdf5 = H5Fis_hdf5(path);
-  if (is_hdf5 <= 0) {
-    rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: not an HDF5 file", path);
-    goto cleanup;
-  }
-  if ((rc = crash_safe_fapl(&fapl, path, w->parallel, err, errcap)) != QTM_OK) goto cleanup;
-  /* A truncated file fails here ("truncated file: eof = ..."), as does one that a running
-   * scan holds (HDF5's file lock), with HDF5's message, which says more than the errno. */
-  if ((w->file = H5Fopen(path, H5F_ACC_RDWR, fapl)) < 0) {
-    rc = qtm_h5_fail(err, errcap, "H5Fopen", "%s", path);
-    w->sys_errno = 0;
-    goto cleanup;
-  }
-
-  /* Checks first, read only: a file refused is left as it was. */
-  htri_t ours = H5Aexists(w->file, "qtmscan_version");
-  H5_CHECK(ours, "H5Aexists", "qtmscan_version of %s", path);
-  if (!ours) {
-    rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: not a qtmscan file (no qtmscan_version "
-                         "attribute)", path);
-    goto cleanup;
-  }
-  if ((rc = qtm_h5_get_text_attr(w->file, path, "config_fingerprint", &fingerprint, err, errcap)) !=
-      QTM_OK)
-    goto cleanup;
-  if (!fingerprint) {
-    rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s has no config_fingerprint attribute: "
-                         "written by a qtmscan that cannot resume", path);
-    goto cleanup;
-  }
-  if (strcmp(fingerprint, prov->fingerprint) != 0) {
-    rc = bad_arg(err, errcap, "%s was written by another config (fingerprint %s, this config "
-                 "%s)", path, fingerprint, prov->fingerprint);
-    goto cleanup;
-  }
-  if ((rc = check_shard(w->file, path, prov, err, errcap)) != QTM_OK) goto cleanup;
-  htri_t by_mpi = H5Aexists(w->file, "mpi_ranks");
-  H5_CHECK(by_mpi, "H5Aexists", "mpi_ranks of %s", path);
-  if (by_mpi) { /* see crash_safe_fapl: nothing there guarantees what a kill leaves */
-    rc = bad_arg(err, errcap, "%s was written by an MPI run, whose partial files cannot be "
-                 "resumed (parallel HDF5 keeps no crash-consistent state)", path);
-    goto cleanup;
-  }
-  htri_t complete = H5Aexists(w->file, "complete");
-  H5_CHECK(complete, "H5Aexists", "complete of %s", path);
-  if (complete) {
-    rc = qtm_h5_fail_msg(QTM_ERR_COMPLETE, err, errcap, "%s is complete (it has the `complete` mark): nothing to resume",
-                 path);
-    goto cleanup;
-  }
-  for (int k = 0; k < w->naxes; ++k)
-    if ((rc = check_coordinate(w->file, path, g, k, err, errcap)) != QTM_OK) goto cleanup;
-  hsize_t chunk[QTM_MAX_AXES];
-  for (int k = 0; k < w->naxes; ++k) chunk[k] = (hsize_t)w->tile_shape[k];
-  for (int j = 0; j < w->nmaps; ++j) {
-    map_slot *m = &w->maps[j];
-    char what[PATH_CAP + 8];
-    (void)snprintf(what, sizeof what, "map %s", m->name);
-    if ((rc = open_checked(w->file, path, m->name, what, w->naxes, w->shape, m->st.file, chunk,
-                           w->gzip_level, &m->dset, err, errcap)) != QTM_OK)
-      goto cleanup;
-  }
-  hsize_t ntiles = (hsize_t)w->ntiles;
-  if ((rc = open_checked(w->file, path, STATE_DONE, STATE_DONE, 1, &ntiles, H5T_STD_U8LE, NULL,
-                         0, &w->done, err, errcap)) != QTM_OK)
-    goto cleanup;
-  H5_CHECK(H5Dread(w->done, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, done), "H5Dread",
-           "%s of %s", STATE_DONE, path);
-  for (int64_t k = 0; k < w->ntiles; ++k)
-    if (done[k] > 1) {
-      rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: %s[%lld] is %u, not a mark (the file "
-                           "is damaged)", path, STATE_DONE, (long long)k, (unsigned)done[k]);
-      goto cleanup;
-    }
-  if ((rc = make_spaces(w, err, errcap)) != QTM_OK) goto cleanup;
-
-  /* A kill in the middle of a flush may leave metadata naming space past the end of
-   * allocation that the superblock on disk gives (HDF5 writes the superblock last), and what
-   * follows would allocate that space again. Allocation resumes past everything the file
-   * holds instead (the junk there, at most a tile or so, is left unused). Every chunk that
-   * metadata names lies within: HDF5 writes a chunk before the metadata that names it. */
-  if (!w->parallel) /* the MPI-IO driver keeps its own end of allocation (and refuses this) */
-    H5_CHECK(H5Fincrement_filesize(w->file, 0), "H5Fincrement_filesize", "%s", path);
-  if ((rc = verify_chunks(w, path, done, err, errcap)) != QTM_OK) goto cleanup;
-  if ((rc = prune(w, "", 0, PRUNE_DETACH, err, errcap)) != QTM_OK ||
-      (rc = prune(w, "", 0, PRUNE_DELETE, err, errcap)) != QTM_OK)
-    goto cleanup;
-  if ((rc = put_resume_attrs(w->file, prov, err, errcap)) != QTM_OK) goto cleanup;
-  H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "%s", path);
-
-cleanup:
-  free(fingerprint);
-  qtm_h5_close(&fapl, H5Pclose, "H5Pclose", "file access properties", &rc, err, errcap);
-  if (rc != QTM_OK) {
-    tell_system_error(w, 0, rc, err, errcap);
-    discard(w); /* the file stays: it is the interrupted scan's */
-  } else {
-    *out = w;
-  }
-  qtm_h5_quiet_end(&q);
-  return rc;
-}
-
-/* With evictions off (crash_safe_fapl) the metadata cache keeps every entry it ever loaded,
+/* With evictions off (qtm_h5w_crash_safe_fapl) the metadata cache keeps every entry it ever loaded,
  * clean ones too: chunk B-tree nodes, some 64 bytes per tile and map (19 MB after 10^5 tiles
  * of 3 maps). Right after a flush, when every entry is clean, evictions are let on for one
  * metadata access, which evicts (writes nothing) down to half the nominal size; then off
@@ -1505,38 +879,49 @@ cleanup:
 
 /* ---- Tiles --------------------------------------------------------------------------------- */
 
+/* The first point of tile k (the layout's tiling, row-major tile numbering). */
+void qtm_h5w_tile_start(const qtm_h5_writer *w, int64_t k, hsize_t *start) {
+  for (int d = w->naxes - 1; d >= 0; --d) {
+    start[d] = (hsize_t)(k % w->tiles_per_axis[d] * w->tile_shape[d]);
+    k /= w->tiles_per_axis[d];
+  }
+}
+
 /* A tile must be the layout's tile of its index: its done mark is set by index. */
 static qtm_status check_tile(const qtm_h5_writer *w, const qtm_tile *t, const qtm_tile_out *o,
                              char *err, size_t errcap) {
   if (t->index < 0 || t->index >= w->ntiles)
-    return bad_arg(err, errcap, "tile %lld: index outside 0..%lld", (long long)t->index,
-                   (long long)w->ntiles - 1);
+    return qtm_h5w_bad_arg(err, errcap, "tile %lld: index outside 0..%lld", (long long)t->index,
+                           (long long)w->ntiles - 1);
   if (o->dtype != w->dtype || o->nobs != w->nobs)
-    return bad_arg(err, errcap, "tile %lld: %d observables of dtype %d, the file has %d of %d",
-                   (long long)t->index, o->nobs, (int)o->dtype, w->nobs, (int)w->dtype);
+    return qtm_h5w_bad_arg(err, errcap,
+                           "tile %lld: %d observables of dtype %d, the file has %d of %d",
+                           (long long)t->index, o->nobs, (int)o->dtype, w->nobs, (int)w->dtype);
   for (int j = 0; j < w->nobs; ++j)
     if (o->obs[j] != w->obs[j] || !o->data[j])
-      return bad_arg(err, errcap, "tile %lld: observable %d is not the file's map %s",
-                     (long long)t->index, j, qtm_obs_table[w->obs[j]].name);
+      return qtm_h5w_bad_arg(err, errcap, "tile %lld: observable %d is not the file's map %s",
+                             (long long)t->index, j, qtm_obs_table[w->obs[j]].name);
   int64_t npoints = 1;
   for (int k = 0; k < w->naxes; ++k) {
     if (t->start[k] < 0 || t->count[k] < 1 || (uint64_t)t->start[k] >= w->shape[k] ||
         (uint64_t)t->count[k] > w->shape[k] - (uint64_t)t->start[k])
-      return bad_arg(err, errcap, "tile %lld: axis %d range %lld+%lld outside the grid",
-                     (long long)t->index, k, (long long)t->start[k], (long long)t->count[k]);
+      return qtm_h5w_bad_arg(err, errcap, "tile %lld: axis %d range %lld+%lld outside the grid",
+                             (long long)t->index, k, (long long)t->start[k],
+                             (long long)t->count[k]);
     npoints *= t->count[k];
   }
   if (npoints != t->npoints)
-    return bad_arg(err, errcap, "tile %lld: %lld points, its counts make %lld",
-                   (long long)t->index, (long long)t->npoints, (long long)npoints);
+    return qtm_h5w_bad_arg(err, errcap, "tile %lld: %lld points, its counts make %lld",
+                           (long long)t->index, (long long)t->npoints, (long long)npoints);
   int64_t rest = t->index;
   for (int k = w->naxes - 1; k >= 0; --k) {
     int64_t start = rest % w->tiles_per_axis[k] * w->tile_shape[k];
     int64_t left = (int64_t)w->shape[k] - start;
     rest /= w->tiles_per_axis[k];
     if (t->start[k] != start || t->count[k] != (left < w->tile_shape[k] ? left : w->tile_shape[k]))
-      return bad_arg(err, errcap, "tile %lld: axis %d range %lld+%lld is not that tile's",
-                     (long long)t->index, k, (long long)t->start[k], (long long)t->count[k]);
+      return qtm_h5w_bad_arg(err, errcap, "tile %lld: axis %d range %lld+%lld is not that tile's",
+                             (long long)t->index, k, (long long)t->start[k],
+                             (long long)t->count[k]);
   }
   return QTM_OK;
 }
@@ -1554,7 +939,7 @@ static const void *tile_values(const qtm_h5_writer *w, const qtm_tile_out *out,
  * fill value, as HDF5 stores it. Compressed, the chunks are shuffled and deflated on a pool of
  * threads (h5_chunks.c, the same bytes as HDF5's filters) and only then handed to HDF5 on this
  * thread: HDF5 1.10 would filter them one after the other here. Chunks are written once each,
- * at new space, as H5Dwrite wrote them, so crash_safe_fapl's argument holds unchanged. */
+ * at new space, as H5Dwrite wrote them, so qtm_h5w_crash_safe_fapl's argument holds unchanged. */
 static qtm_status write_chunks(qtm_h5_writer *w, const qtm_tile *tile, const qtm_tile_out *out,
                                const void *const *dense, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
@@ -1571,7 +956,8 @@ static qtm_status write_chunks(qtm_h5_writer *w, const qtm_tile *tile, const qtm
     job[j].src = tile_values(w, out, dense, j);
     job[j].elem = w->maps[j].elem;
     job[j].fill = &w->maps[j].st.fill;
-    if ((size_t)chunk_points * job[j].elem > max_bytes) max_bytes = (size_t)chunk_points * job[j].elem;
+    if ((size_t)chunk_points * job[j].elem > max_bytes)
+      max_bytes = (size_t)chunk_points * job[j].elem;
   }
   if (w->gzip_level > 0) {
     /* The scan's threads, or as many as OpenMP would use (OMP_NUM_THREADS, else the cores),
@@ -1687,23 +1073,24 @@ qtm_status qtm_h5_writer_write_raw_tile(qtm_h5_writer *w, const qtm_tile *tile,
                                         const qtm_h5_raw_chunk *raw, char *err, size_t errcap) {
   qtm_status rc = QTM_OK;
   qtm_h5_quiet q;
-  if (!w || !tile || !raw) return bad_arg(err, errcap, "qtm_h5_writer_write_raw_tile: no writer");
+  if (!w || !tile || !raw)
+    return qtm_h5w_bad_arg(err, errcap, "qtm_h5_writer_write_raw_tile: no writer");
   if (w->is_virtual || w->parallel || w->naxes == 0)
-    return bad_arg(err, errcap, "tile %lld: raw chunks go only to a serial file with axes",
-                   (long long)tile->index);
+    return qtm_h5w_bad_arg(err, errcap, "tile %lld: raw chunks go only to a serial file with axes",
+                           (long long)tile->index);
   if (tile->index < 0 || tile->index >= w->ntiles)
-    return bad_arg(err, errcap, "tile %lld: index outside 0..%lld", (long long)tile->index,
-                   (long long)w->ntiles - 1);
+    return qtm_h5w_bad_arg(err, errcap, "tile %lld: index outside 0..%lld", (long long)tile->index,
+                           (long long)w->ntiles - 1);
   hsize_t offset[QTM_MAX_AXES];
-  tile_start(w, tile->index, offset); /* the tile's chunk, from its index alone */
-  quiet_begin(w, &q);
+  qtm_h5w_tile_start(w, tile->index, offset); /* the tile's chunk, from its index alone */
+  qtm_h5w_quiet_begin(w, &q);
   for (int j = 0; j < w->nmaps; ++j)
-    H5_CHECK(H5Dwrite_chunk(w->maps[j].dset, H5P_DEFAULT, raw[j].filter_mask, offset,
-                            raw[j].size, raw[j].data),
+    H5_CHECK(H5Dwrite_chunk(w->maps[j].dset, H5P_DEFAULT, raw[j].filter_mask, offset, raw[j].size,
+                            raw[j].data),
              "H5Dwrite_chunk", "map %s tile %lld", w->maps[j].name, (long long)tile->index);
   rc = mark_done(w, tile->index, H5P_DEFAULT, err, errcap);
 cleanup:
-  tell_system_error(w, 0, rc, err, errcap);
+  qtm_h5w_tell_system_error(w, 0, rc, err, errcap);
   qtm_h5_quiet_end(&q);
   return rc;
 }
@@ -1713,18 +1100,19 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
   qtm_status rc = QTM_OK;
   hid_t mspace = H5I_INVALID_HID;
   qtm_h5_quiet q;
-  if (!w || !tile || !out) return bad_arg(err, errcap, "qtm_h5_writer_write_tile: no writer");
+  if (!w || !tile || !out)
+    return qtm_h5w_bad_arg(err, errcap, "qtm_h5_writer_write_tile: no writer");
   if (w->is_virtual)
-    return bad_arg(err, errcap, "tile %lld: a virtual file's tiles are its sources'",
-                   (long long)tile->index);
+    return qtm_h5w_bad_arg(err, errcap, "tile %lld: a virtual file's tiles are its sources'",
+                           (long long)tile->index);
   if ((rc = check_tile(w, tile, out, err, errcap)) != QTM_OK) return rc;
   for (int m = 0; m < w->ndense; ++m)
     if (!dense || !dense[m])
-      return bad_arg(err, errcap, "tile %lld: no values of dense map %s", (long long)tile->index,
-                     w->maps[w->nobs + m].name);
+      return qtm_h5w_bad_arg(err, errcap, "tile %lld: no values of dense map %s",
+                             (long long)tile->index, w->maps[w->nobs + m].name);
   hid_t fsel = H5S_ALL, msel = H5S_ALL, dxpl = H5P_DEFAULT;
 
-  quiet_begin(w, &q);
+  qtm_h5w_quiet_begin(w, &q);
   H5_CHECK(dxpl = collective_dxpl(w->parallel), "H5Pset_dxpl_mpio", "tile %lld",
            (long long)tile->index);
   if (w->naxes > 0) {
@@ -1749,9 +1137,10 @@ qtm_status qtm_h5_writer_write_tile(qtm_h5_writer *w, const qtm_tile *tile, cons
            : write_selected(w, msel, fsel, dxpl, out, dense, tile->index, err, errcap);
   if (rc == QTM_OK) rc = mark_done(w, tile->index, dxpl, err, errcap);
 cleanup:
-  if (dxpl != H5P_DEFAULT) qtm_h5_close(&dxpl, H5Pclose, "H5Pclose", "transfer properties", &rc, err, errcap);
+  if (dxpl != H5P_DEFAULT)
+    qtm_h5_close(&dxpl, H5Pclose, "H5Pclose", "transfer properties", &rc, err, errcap);
   qtm_h5_close(&mspace, H5Sclose, "H5Sclose", "tile memory dataspace", &rc, err, errcap);
-  tell_system_error(w, 0, rc, err, errcap);
+  qtm_h5w_tell_system_error(w, 0, rc, err, errcap);
   qtm_h5_quiet_end(&q);
   return rc;
 }
@@ -1761,9 +1150,9 @@ qtm_status qtm_h5_writer_skip_round(qtm_h5_writer *w, char *err, size_t errcap) 
   qtm_status rc = QTM_OK;
   hid_t fsel = H5I_INVALID_HID, msel = H5I_INVALID_HID, dxpl = H5P_DEFAULT;
   qtm_h5_quiet q;
-  if (!w) return bad_arg(err, errcap, "qtm_h5_writer_skip_round: no writer");
+  if (!w) return qtm_h5w_bad_arg(err, errcap, "qtm_h5_writer_skip_round: no writer");
   if (!w->parallel) return QTM_OK; /* nothing to take part in */
-  quiet_begin(w, &q);
+  qtm_h5w_quiet_begin(w, &q);
   H5_CHECK(dxpl = collective_dxpl(w->parallel), "H5Pset_dxpl_mpio", "an empty round");
   H5_CHECK(fsel = H5Scopy(w->fspace), "H5Scopy", "an empty round");
   H5_CHECK(msel = H5Scopy(w->fspace), "H5Scopy", "an empty round");
@@ -1772,255 +1161,11 @@ qtm_status qtm_h5_writer_skip_round(qtm_h5_writer *w, char *err, size_t errcap) 
   if ((rc = write_selected(w, msel, fsel, dxpl, NULL, NULL, -1, err, errcap)) == QTM_OK)
     rc = mark_done(w, -1, dxpl, err, errcap);
 cleanup:
-  if (dxpl != H5P_DEFAULT) qtm_h5_close(&dxpl, H5Pclose, "H5Pclose", "transfer properties", &rc, err, errcap);
+  if (dxpl != H5P_DEFAULT)
+    qtm_h5_close(&dxpl, H5Pclose, "H5Pclose", "transfer properties", &rc, err, errcap);
   qtm_h5_close(&msel, H5Sclose, "H5Sclose", "an empty round", &rc, err, errcap);
   qtm_h5_close(&fsel, H5Sclose, "H5Sclose", "an empty round", &rc, err, errcap);
-  tell_system_error(w, 0, rc, err, errcap);
-  qtm_h5_quiet_end(&q);
-  return rc;
-}
-
-/* ---- The analysis' outputs ------------------------------------------------------------------ */
-
-/* A map over the axes kept[0..nkept): dimension d is axis kept[d], its root coordinate attached
- * as the scale, so netCDF clients name the dimensions after the axes as for the full maps.
- * Written whole from m->data. Contiguous, or chunked in blocks of trailing rows when the file
- * is compressed (so the compression applies): its size is the grid's over some axis sizes, up
- * to nearly a full map's. */
-qtm_status qtm_h5_writer_put_reduced(qtm_h5_writer *w, const qtm_reduced_map *m, char *err,
-                                     size_t errcap) {
-  qtm_status rc = QTM_OK;
-  hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, dset = H5I_INVALID_HID;
-  hid_t coord = H5I_INVALID_HID;
-  hsize_t dims[QTM_MAX_AXES], chunk[QTM_MAX_AXES];
-  stored_type st;
-  char what[PATH_CAP + 8];
-  qtm_h5_quiet q;
-  if (err && errcap) err[0] = '\0';
-  if (!w || !m) return bad_arg(err, errcap, "qtm_h5_writer_put_reduced: no writer or map");
-  if (!m->name || !m->name[0] || strlen(m->name) >= PATH_CAP)
-    return bad_arg(err, errcap, "reduced map without a name or with one too long");
-  if (m->nkept < 0 || m->nkept > w->naxes)
-    return bad_arg(err, errcap, "reduced map %s keeps %d axes of %d", m->name, m->nkept,
-                   w->naxes);
-  for (int d = 0; d < m->nkept; ++d)
-    if (m->kept[d] < 0 || m->kept[d] >= w->naxes || (d > 0 && m->kept[d] <= m->kept[d - 1]))
-      return bad_arg(err, errcap, "reduced map %s: kept axes not ascending positions of the "
-                     "grid's %d axes", m->name, w->naxes);
-  if (!stored_type_of(m->dtype, &st))
-    return bad_arg(err, errcap, "reduced map %s: unknown dtype %d", m->name, (int)m->dtype);
-  if (!m->data) return bad_arg(err, errcap, "reduced map %s: no data", m->name);
-  (void)snprintf(what, sizeof what, "map %s", m->name);
-  for (int d = 0; d < m->nkept; ++d) dims[d] = w->shape[m->kept[d]];
-
-  quiet_begin(w, &q);
-  if ((rc = make_parent_groups(w->file, m->name, err, errcap)) != QTM_OK) goto cleanup;
-  if (m->nkept > 0)
-    H5_CHECK(space = H5Screate_simple(m->nkept, dims, NULL), "H5Screate_simple", "%s", what);
-  else
-    H5_CHECK(space = H5Screate(H5S_SCALAR), "H5Screate", "%s", what);
-  if ((rc = common_dcpl(&dcpl, what, err, errcap)) != QTM_OK) goto cleanup;
-  if (w->gzip_level > 0 && m->nkept > 0) {
-    /* Trailing dimensions whole while they fit, then part of the next one: each chunk one
-     * contiguous run of rows, as a reader walking the map row-major wants them. */
-    hsize_t points = 1;
-    int d = m->nkept - 1;
-    for (; d >= 0 && points * dims[d] <= REDUCED_CHUNK_POINTS; --d) {
-      chunk[d] = dims[d];
-      points *= dims[d];
-    }
-    if (d >= 0) {
-      chunk[d] = REDUCED_CHUNK_POINTS / points > 0 ? REDUCED_CHUNK_POINTS / points : 1;
-      for (--d; d >= 0; --d) chunk[d] = 1;
-    }
-    H5_CHECK(H5Pset_chunk(dcpl, m->nkept, chunk), "H5Pset_chunk", "%s", what);
-    H5_CHECK(H5Pset_shuffle(dcpl), "H5Pset_shuffle", "%s", what);
-    H5_CHECK(H5Pset_deflate(dcpl, (unsigned)w->gzip_level), "H5Pset_deflate", "%s", what);
-  }
-  H5_CHECK(H5Pset_fill_value(dcpl, st.mem, &st.fill), "H5Pset_fill_value", "%s", what);
-  H5_CHECK(dset = H5Dcreate2(w->file, m->name, st.file, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-           "H5Dcreate2", "%s", what);
-  if ((rc = write_whole(dset, st.mem, m->data, w->parallel, what, err, errcap)) != QTM_OK)
-    goto cleanup;
-  if ((rc = put_map_attrs(dset, what, &st, m->units, m->long_name, err, errcap)) != QTM_OK)
-    goto cleanup;
-  for (int d = 0; d < m->nkept; ++d) {
-    const char *axis = qtm_axis_name(w->axis_id[m->kept[d]]);
-    H5_CHECK(coord = H5Dopen2(w->file, axis, H5P_DEFAULT), "H5Dopen2", "coordinate %s", axis);
-    H5_CHECK(H5DSattach_scale(dset, coord, (unsigned)d), "H5DSattach_scale",
-             "axis %s to %s dimension %d", axis, what, d);
-    qtm_h5_close(&coord, H5Dclose, "H5Dclose", axis, &rc, err, errcap);
-    if (rc != QTM_OK) goto cleanup;
-  }
-cleanup:
-  qtm_h5_close(&coord, H5Dclose, "H5Dclose", "coordinate", &rc, err, errcap);
-  qtm_h5_close(&dset, H5Dclose, "H5Dclose", what, &rc, err, errcap);
-  qtm_h5_close(&dcpl, H5Pclose, "H5Pclose", what, &rc, err, errcap);
-  qtm_h5_close(&space, H5Sclose, "H5Sclose", what, &rc, err, errcap);
-  tell_system_error(w, 0, rc, err, errcap);
-  qtm_h5_quiet_end(&q);
-  return rc;
-}
-
-/* A compound type of nfields members of type member, one per field name, packed in order. */
-static qtm_status row_type(const qtm_table *t, hid_t member, hid_t *out, char *err,
-                           size_t errcap) {
-  qtm_status rc = QTM_OK;
-  hid_t type = H5I_INVALID_HID;
-  size_t size = H5Tget_size(member);
-  if (size == 0) return qtm_h5_fail(err, errcap, "H5Tget_size", "fields of table %s", t->name);
-  H5_CHECK(type = H5Tcreate(H5T_COMPOUND, size * (size_t)t->nfields), "H5Tcreate",
-           "row type of table %s", t->name);
-  for (int i = 0; i < t->nfields; ++i)
-    H5_CHECK(H5Tinsert(type, t->fields[i], size * (size_t)i, member), "H5Tinsert",
-             "field %s of table %s", t->fields[i], t->name);
-  *out = type;
-  type = H5I_INVALID_HID;
-cleanup:
-  qtm_h5_close(&type, H5Tclose, "H5Tclose", t->name, &rc, err, errcap);
-  return rc;
-}
-
-/* A table as netCDF-4 clients can read it, which takes two companions beside the dataset
- * NAME, found by trial (ncdump, xarray with both engines): its row type committed as NAME_t
- * (netCDF-C lists a dataset of an anonymous compound type as no variable at all), and its row
- * dimension NAME_row, a dimension scale marked as a netCDF dimension without variable
- * (h5netcdf refuses to open a group holding a dataset without scales; netCDF-C would invent a
- * phony dimension). */
-qtm_status qtm_h5_writer_put_table(qtm_h5_writer *w, const qtm_table *t, char *err,
-                                   size_t errcap) {
-  qtm_status rc = QTM_OK;
-  hid_t mtype = H5I_INVALID_HID, ftype = H5I_INVALID_HID, tcpl = H5I_INVALID_HID;
-  hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, dim = H5I_INVALID_HID;
-  hid_t dset = H5I_INVALID_HID;
-  char type_path[PATH_CAP + 8], dim_path[PATH_CAP + 8], what[PATH_CAP + 8];
-  char dim_mark[sizeof NC_DIM_WITHOUT_VARIABLE + 24];
-  qtm_h5_quiet q;
-  if (err && errcap) err[0] = '\0';
-  if (!w || !t) return bad_arg(err, errcap, "qtm_h5_writer_put_table: no writer or table");
-  if (!t->name || !t->name[0] || strlen(t->name) >= PATH_CAP)
-    return bad_arg(err, errcap, "table without a name or with one too long");
-  if (t->nfields < 1 || !t->fields)
-    return bad_arg(err, errcap, "table %s: %d fields", t->name, t->nfields);
-  for (int i = 0; i < t->nfields; ++i) {
-    if (!t->fields[i] || !t->fields[i][0])
-      return bad_arg(err, errcap, "table %s: field %d has no name", t->name, i);
-    for (int j = 0; j < i; ++j)
-      if (strcmp(t->fields[i], t->fields[j]) == 0)
-        return bad_arg(err, errcap, "table %s: field %s appears twice", t->name, t->fields[i]);
-  }
-  if (t->nrows < 0 || (t->nrows > 0 && !t->rows))
-    return bad_arg(err, errcap, "table %s: %lld rows without data", t->name,
-                   (long long)t->nrows);
-  (void)snprintf(what, sizeof what, "table %s", t->name);
-  (void)snprintf(type_path, sizeof type_path, "%s_t", t->name);
-  (void)snprintf(dim_path, sizeof dim_path, "%s_row", t->name);
-  /* netCDF-C's own form of the mark: the text, then the length in 10 columns. */
-  (void)snprintf(dim_mark, sizeof dim_mark, "%s%10lld", NC_DIM_WITHOUT_VARIABLE,
-                 (long long)t->nrows);
-  hsize_t nrows = (hsize_t)t->nrows;
-
-  quiet_begin(w, &q);
-  if ((rc = make_parent_groups(w->file, t->name, err, errcap)) != QTM_OK) goto cleanup;
-  if ((rc = row_type(t, H5T_NATIVE_DOUBLE, &mtype, err, errcap)) != QTM_OK ||
-      (rc = row_type(t, H5T_IEEE_F64LE, &ftype, err, errcap)) != QTM_OK)
-    goto cleanup;
-  H5_CHECK(tcpl = H5Pcreate(H5P_DATATYPE_CREATE), "H5Pcreate", "type of %s", what);
-  H5_CHECK(H5Pset_obj_track_times(tcpl, 0), "H5Pset_obj_track_times", "type of %s", what);
-  H5_CHECK(H5Tcommit2(w->file, type_path, ftype, H5P_DEFAULT, tcpl, H5P_DEFAULT), "H5Tcommit2",
-           "%s", type_path);
-  H5_CHECK(space = H5Screate_simple(1, &nrows, NULL), "H5Screate_simple", "%s", what);
-  if ((rc = common_dcpl(&dcpl, what, err, errcap)) != QTM_OK ||
-      (rc = dimension_fill(dcpl, w->parallel, what, err, errcap)) != QTM_OK)
-    goto cleanup;
-  /* The dimension holds no data: never written, it takes no space in the file. */
-  H5_CHECK(dim = H5Dcreate2(w->file, dim_path, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl,
-                            H5P_DEFAULT),
-           "H5Dcreate2", "dimension %s", dim_path);
-  H5_CHECK(H5DSset_scale(dim, dim_mark), "H5DSset_scale", "dimension %s", dim_path);
-  H5_CHECK(dset = H5Dcreate2(w->file, t->name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-           "H5Dcreate2", "%s", what);
-  if (nrows > 0 &&
-      (rc = write_whole(dset, mtype, t->rows, w->parallel, what, err, errcap)) != QTM_OK)
-    goto cleanup;
-  if ((rc = put_text_attr(dset, what, "long_name", t->long_name, err, errcap)) != QTM_OK)
-    goto cleanup;
-  H5_CHECK(H5DSattach_scale(dset, dim, 0), "H5DSattach_scale", "%s to %s", dim_path, what);
-cleanup:
-  qtm_h5_close(&dset, H5Dclose, "H5Dclose", what, &rc, err, errcap);
-  qtm_h5_close(&dim, H5Dclose, "H5Dclose", dim_path, &rc, err, errcap);
-  qtm_h5_close(&dcpl, H5Pclose, "H5Pclose", what, &rc, err, errcap);
-  qtm_h5_close(&space, H5Sclose, "H5Sclose", what, &rc, err, errcap);
-  qtm_h5_close(&tcpl, H5Pclose, "H5Pclose", what, &rc, err, errcap);
-  qtm_h5_close(&ftype, H5Tclose, "H5Tclose", what, &rc, err, errcap);
-  qtm_h5_close(&mtype, H5Tclose, "H5Tclose", what, &rc, err, errcap);
-  tell_system_error(w, 0, rc, err, errcap);
-  qtm_h5_quiet_end(&q);
-  return rc;
-}
-
-/* An attribute already there under the name is deleted first: HDF5 rewrites one in place only
- * with its own type and shape, and a put must replace whatever the object held. */
-qtm_status qtm_h5_writer_put_attr(qtm_h5_writer *w, const qtm_scalar_attr *a, char *err,
-                                  size_t errcap) {
-  qtm_status rc = QTM_OK;
-  hid_t obj = H5I_INVALID_HID;
-  qtm_h5_quiet q;
-  if (err && errcap) err[0] = '\0';
-  if (!w || !a) return bad_arg(err, errcap, "qtm_h5_writer_put_attr: no writer or attribute");
-  if (!a->object || !a->object[0] || !a->name || !a->name[0])
-    return bad_arg(err, errcap, "attribute without an object or a name");
-
-  quiet_begin(w, &q);
-  H5_CHECK(obj = H5Oopen(w->file, a->object, H5P_DEFAULT), "H5Oopen", "%s (for attribute %s)",
-           a->object, a->name);
-  htri_t exists = H5Aexists(obj, a->name);
-  H5_CHECK(exists, "H5Aexists", "attribute %s of %s", a->name, a->object);
-  if (exists)
-    H5_CHECK(H5Adelete(obj, a->name), "H5Adelete", "attribute %s of %s", a->name, a->object);
-  rc = put_num_attr(obj, a->object, a->name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &a->value, err,
-                    errcap);
-cleanup:
-  qtm_h5_close(&obj, H5Oclose, "H5Oclose", a->object, &rc, err, errcap);
-  tell_system_error(w, 0, rc, err, errcap);
-  qtm_h5_quiet_end(&q);
-  return rc;
-}
-
-/* Replaces what an interrupted run may have left under the name (a shard killed between its
- * state and its `complete` mark). Contiguous: written once, whole. */
-qtm_status qtm_h5_writer_put_state(qtm_h5_writer *w, const qtm_state_array *a, char *err,
-                                   size_t errcap) {
-  qtm_status rc = QTM_OK;
-  hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, dset = H5I_INVALID_HID;
-  char path[PATH_CAP];
-  qtm_h5_quiet q;
-  if (err && errcap) err[0] = '\0';
-  if (!w || !a) return bad_arg(err, errcap, "qtm_h5_writer_put_state: no writer or array");
-  if (!a->name[0] || strchr(a->name, '/') || a->n < 0 || (a->n > 0 && !a->data))
-    return bad_arg(err, errcap, "analysis state array \"%s\": no name, or %lld values missing",
-                   a->name, (long long)a->n);
-  (void)snprintf(path, sizeof path, STATE_GROUP "/analysis/%s", a->name);
-  hsize_t n = (hsize_t)a->n;
-  hid_t ftype = a->is_int ? H5T_STD_I64LE : H5T_IEEE_F64LE;
-  hid_t mtype = a->is_int ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE;
-
-  quiet_begin(w, &q);
-  if ((rc = make_parent_groups(w->file, path, err, errcap)) != QTM_OK) goto cleanup;
-  htri_t exists = H5Lexists(w->file, path, H5P_DEFAULT);
-  H5_CHECK(exists, "H5Lexists", "%s", path);
-  if (exists) H5_CHECK(H5Ldelete(w->file, path, H5P_DEFAULT), "H5Ldelete", "%s", path);
-  if ((rc = common_dcpl(&dcpl, path, err, errcap)) != QTM_OK) goto cleanup;
-  H5_CHECK(space = H5Screate_simple(1, &n, NULL), "H5Screate_simple", "%s", path);
-  H5_CHECK(dset = H5Dcreate2(w->file, path, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-           "H5Dcreate2", "%s", path);
-  if (n > 0 && (rc = write_whole(dset, mtype, a->data, w->parallel, path, err, errcap)) != QTM_OK)
-    goto cleanup;
-cleanup:
-  qtm_h5_close(&dset, H5Dclose, "H5Dclose", path, &rc, err, errcap);
-  qtm_h5_close(&space, H5Sclose, "H5Sclose", path, &rc, err, errcap);
-  qtm_h5_close(&dcpl, H5Pclose, "H5Pclose", path, &rc, err, errcap);
-  tell_system_error(w, 0, rc, err, errcap);
+  qtm_h5w_tell_system_error(w, 0, rc, err, errcap);
   qtm_h5_quiet_end(&q);
   return rc;
 }
@@ -2032,18 +1177,18 @@ qtm_status qtm_h5_writer_finish(qtm_h5_writer *w, const char *end_time, double p
   qtm_status rc = QTM_OK;
   const int complete = 1;
   qtm_h5_quiet q;
-  if (!w) return bad_arg(err, errcap, "qtm_h5_writer_finish: no writer");
+  if (!w) return qtm_h5w_bad_arg(err, errcap, "qtm_h5_writer_finish: no writer");
 
-  quiet_begin(w, &q);
-  if ((rc = put_text_attr(w->file, "the root group", "end_time", end_time, err, errcap)) !=
+  qtm_h5w_quiet_begin(w, &q);
+  if ((rc = qtm_h5w_put_text_attr(w->file, "the root group", "end_time", end_time, err, errcap)) !=
           QTM_OK ||
-      (rc = put_num_attr(w->file, "the root group", "points_per_second", H5T_IEEE_F64LE,
-                         H5T_NATIVE_DOUBLE, &points_per_second, err, errcap)) != QTM_OK)
+      (rc = qtm_h5w_put_num_attr(w->file, "the root group", "points_per_second", H5T_IEEE_F64LE,
+                                 H5T_NATIVE_DOUBLE, &points_per_second, err, errcap)) != QTM_OK)
     goto cleanup;
   /* The maps reach the disk before the marker that says they are all there. */
   H5_CHECK(H5Fflush(w->file, H5F_SCOPE_GLOBAL), "H5Fflush", "before the complete marker");
-  if ((rc = put_num_attr(w->file, "the root group", "complete", H5T_STD_I32LE, H5T_NATIVE_INT,
-                         &complete, err, errcap)) != QTM_OK)
+  if ((rc = qtm_h5w_put_num_attr(w->file, "the root group", "complete", H5T_STD_I32LE,
+                                 H5T_NATIVE_INT, &complete, err, errcap)) != QTM_OK)
     goto cleanup;
   /* The marker too, while a failure can still be handled: a close that fails to write cannot
    * be (detach_failed_file). */
@@ -2057,12 +1202,10 @@ qtm_status qtm_h5_writer_finish(qtm_h5_writer *w, const char *end_time, double p
   /* The last write happens here: a full disk may show only now. */
   qtm_h5_close(&w->file, H5Fclose, "H5Fclose", "the scan file", &rc, err, errcap);
 cleanup:
-  tell_system_error(w, 0, rc, err, errcap);
-  discard(w); /* closes whatever an error left open */
+  qtm_h5w_tell_system_error(w, 0, rc, err, errcap);
+  qtm_h5w_discard(w); /* closes whatever an error left open */
   qtm_h5_quiet_end(&q);
   return rc;
 }
 
-void qtm_h5_writer_abort(qtm_h5_writer *w) {
-  discard(w);
-}
+void qtm_h5_writer_abort(qtm_h5_writer *w) { qtm_h5w_discard(w); }

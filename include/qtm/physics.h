@@ -236,10 +236,6 @@ QTM_FN double qtm_local_contrast_pair(const qtm_params *p, qtm_pair q, qtm_local
          (U * Pr * rev.S + Ur * P * fwd.S);
 }
 
-QTM_FN double qtm_local_contrast(const qtm_params *p, qtm_local fwd, qtm_local rev) {
-  return qtm_local_contrast_pair(p, qtm_pair_at(p->omega, p->TL, p->TR), fwd, rev);
-}
-
 /* Rectification ratio |J|/|J_rev| (Eq. 42): NaN at 0/0, +inf where only J_rev is 0. */
 QTM_FN double qtm_ratio(double J, double J_rev) {
   if (J == 0.0 && J_rev == 0.0) return NAN;
@@ -364,10 +360,6 @@ QTM_FN qtm_populations qtm_qubit_populations_pair(const qtm_params *p, qtm_pair 
   return r;
 }
 
-QTM_FN qtm_populations qtm_qubit_populations(const qtm_params *p) {
-  return qtm_qubit_populations_pair(p, qtm_pair_at(p->omega, p->TL, p->TR));
-}
-
 /* ---- Global (strong-coupling) closed forms, Eqs. 21-25 ----------------------------------- */
 
 /* Global forms need two resonant qubits, bosonic baths and 0 < g < omega (section 7). */
@@ -420,14 +412,6 @@ QTM_FN qtm_global_mode qtm_global_mode_stat(const qtm_params *p, double w, qtm_t
   r.dJ_dTL = gLgR * (p->gammaL + p->gammaR) * w * r.cR / (den * den) *
              qtm_occupation_dT(tl, w, 1.0);
   return r;
-}
-
-QTM_FN qtm_global_mode qtm_global_mode_pair(const qtm_params *p, double w, qtm_pair q) {
-  return qtm_global_mode_stat(p, w, q.tl, qtm_global_stat_at(q));
-}
-
-QTM_FN qtm_global_mode qtm_global_mode_at(const qtm_params *p, double w, double TL, double TR) {
-  return qtm_global_mode_pair(p, w, qtm_pair_at(w, TL, TR));
 }
 
 /* Global contrast from the two modes, with the sum J + J_rev formed analytically:

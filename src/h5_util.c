@@ -60,6 +60,16 @@ void qtm_h5_close(hid_t *id, herr_t (*close_fn)(hid_t), const char *call, const 
   if (r < 0 && *rc == QTM_OK) *rc = qtm_h5_fail(err, errcap, call, "%s", what);
 }
 
+qtm_status qtm_h5_delete_attr(hid_t obj, const char *where, const char *name, char *err,
+                              size_t errcap) {
+  qtm_status rc = QTM_OK;
+  htri_t exists = H5Aexists(obj, name);
+  H5_CHECK(exists, "H5Aexists", "attribute %s of %s", name, where);
+  if (exists) H5_CHECK(H5Adelete(obj, name), "H5Adelete", "attribute %s of %s", name, where);
+cleanup:
+  return rc;
+}
+
 qtm_status qtm_h5_get_text_attr(hid_t obj, const char *where, const char *name, char **out,
                                 char *err, size_t errcap) {
   qtm_status rc = QTM_OK;

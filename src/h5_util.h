@@ -38,6 +38,10 @@ qtm_status qtm_h5_fail_msg(qtm_status st, char *err, size_t errcap, const char *
 void qtm_h5_close(hid_t *id, herr_t (*close_fn)(hid_t), const char *call, const char *what,
                   qtm_status *rc, char *err, size_t errcap);
 
+/* Deletes obj's attribute `name` if it has one (`where` names obj in messages). */
+qtm_status qtm_h5_delete_attr(hid_t obj, const char *where, const char *name, char *err,
+                              size_t errcap);
+
 /* The text of a fixed-length string attribute of obj in a new string (*out; NULL when the
  * attribute is absent); any other kind of attribute under the name is QTM_ERR_IO (damage).
  * `where` names obj in messages. */

@@ -12,7 +12,7 @@
  * closing only valid handles. This file creates the file, writes its tiles and closes it;
  * h5_writer_resume.c opens an interrupted one again, h5_writer_outputs.c writes the analysis'
  * outputs, h5_writer_impl.h holds what they share. */
-#define _POSIX_C_SOURCE 200809L /* stat, strdup */
+#define _POSIX_C_SOURCE 200809L /* stat, strdup, O_CLOEXEC */
 #define _GNU_SOURCE             /* sync_file_range (Linux) */
 
 #include "qtm/h5_writer.h"
@@ -554,16 +554,17 @@ void qtm_h5w_discard(qtm_h5_writer *w) {
   free(w);
 }
 
-/* A writer for a checked layout, its description copied (the layout's strings need not
- * outlive the call), every handle invalid. */
-qtm_status qtm_h5w_writer_new(const qtm_h5_layout *layout, qtm_h5_writer **out, char *err,
-                              size_t errcap) {
+/* A writer of the file at path for a checked layout, both copied (the caller's strings need
+ * not outlive the call), every handle invalid. */
+qtm_status qtm_h5w_writer_new(const qtm_h5_layout *layout, const char *path, qtm_h5_writer **out,
+                              char *err, size_t errcap) {
   const qtm_grid *g = layout->grid;
   qtm_h5_writer *w = calloc(1, sizeof *w);
   *out = NULL;
   if (!w) goto nomem;
   w->file = w->fspace = w->done = w->done_space = w->one_space = H5I_INVALID_HID;
   w->fd = -2;
+  if (!(w->path = strdup(path))) goto nomem;
   w->nobs = layout->nobs;
   for (int j = 0; j < w->nobs; ++j) w->obs[j] = layout->obs[j];
   w->naxes = g->desc.naxes;
@@ -593,8 +594,8 @@ qtm_status qtm_h5w_writer_new(const qtm_h5_layout *layout, qtm_h5_writer **out, 
       m->dtype = is_obs ? w->dtype : layout->dense[j - w->nobs].dtype;
       (void)qtm_h5w_stored_type_of(m->dtype, &m->st); /* known: qtm_h5w_check_layout checked it */
       m->elem = qtm_dtype_size(m->dtype);
-      m->name = strdup(is_obs ? qtm_obs_table[w->obs[j]].name : layout->dense[j - w->nobs].name);
-      if (!m->name) goto nomem;
+      const char *name = is_obs ? qtm_obs_table[w->obs[j]].name : layout->dense[j - w->nobs].name;
+      if (!(m->name = strdup(name))) goto nomem;
     }
   }
   *out = w;
@@ -761,14 +762,10 @@ qtm_status qtm_h5_writer_create(const char *path, const qtm_h5_layout *layout,
   if (!path || !layout)
     return qtm_h5w_bad_arg(err, errcap, "qtm_h5_writer_create: no path or layout");
   if ((rc = qtm_h5w_check_layout(layout, err, errcap)) != QTM_OK) return rc;
-  if ((rc = qtm_h5w_writer_new(layout, &w, err, errcap)) != QTM_OK) return rc;
+  if ((rc = qtm_h5w_writer_new(layout, path, &w, err, errcap)) != QTM_OK) return rc;
   const qtm_grid *g = layout->grid;
   for (int k = 0; k < w->naxes; ++k) coord[k] = H5I_INVALID_HID;
 
-  if (!(w->path = strdup(path))) {
-    qtm_h5w_discard(w);
-    return qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory creating the HDF5 writer");
-  }
   qtm_h5w_quiet_begin(w, &q);
   if (layout->gzip_level > 0 && w->naxes > 0) {
     htri_t avail = H5Zfilter_avail(H5Z_FILTER_DEFLATE);

@@ -100,8 +100,8 @@ void qtm_h5w_tell_system_error(const qtm_h5_writer *w, int to_create, qtm_status
                                size_t errcap);
 void qtm_h5w_no_shutdown_at_exit(void);
 void qtm_h5w_discard(qtm_h5_writer *w);
-qtm_status qtm_h5w_writer_new(const qtm_h5_layout *layout, qtm_h5_writer **out, char *err,
-                              size_t errcap);
+qtm_status qtm_h5w_writer_new(const qtm_h5_layout *layout, const char *path, qtm_h5_writer **out,
+                              char *err, size_t errcap);
 qtm_status qtm_h5w_make_spaces(qtm_h5_writer *w, char *err, size_t errcap);
 qtm_status qtm_h5w_crash_safe_fapl(hid_t *fapl, const char *path, int parallel, char *err,
                                    size_t errcap);

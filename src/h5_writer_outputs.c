@@ -209,12 +209,9 @@ qtm_status qtm_h5_writer_put_attr(qtm_h5_writer *w, const qtm_scalar_attr *a, ch
   qtm_h5w_quiet_begin(w, &q);
   H5_CHECK(obj = H5Oopen(w->file, a->object, H5P_DEFAULT), "H5Oopen", "%s (for attribute %s)",
            a->object, a->name);
-  htri_t exists = H5Aexists(obj, a->name);
-  H5_CHECK(exists, "H5Aexists", "attribute %s of %s", a->name, a->object);
-  if (exists)
-    H5_CHECK(H5Adelete(obj, a->name), "H5Adelete", "attribute %s of %s", a->name, a->object);
-  rc = qtm_h5w_put_num_attr(obj, a->object, a->name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &a->value,
-                            err, errcap);
+  if ((rc = qtm_h5_delete_attr(obj, a->object, a->name, err, errcap)) == QTM_OK)
+    rc = qtm_h5w_put_num_attr(obj, a->object, a->name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                              &a->value, err, errcap);
 cleanup:
   qtm_h5_close(&obj, H5Oclose, "H5Oclose", a->object, &rc, err, errcap);
   qtm_h5w_tell_system_error(w, 0, rc, err, errcap);

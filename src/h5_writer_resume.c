@@ -19,16 +19,6 @@
 
 /* ---- Resuming ------------------------------------------------------------------------------ */
 
-static qtm_status delete_attr(hid_t obj, const char *where, const char *name, char *err,
-                              size_t errcap) {
-  qtm_status rc = QTM_OK;
-  htri_t exists = H5Aexists(obj, name);
-  H5_CHECK(exists, "H5Aexists", "attribute %s of %s", name, where);
-  if (exists) H5_CHECK(H5Adelete(obj, name), "H5Adelete", "attribute %s of %s", name, where);
-cleanup:
-  return rc;
-}
-
 /* "7x5x9" (or "scalar") into buf. */
 static const char *shape_text(int rank, const hsize_t *dims, char *buf, size_t cap) {
   size_t len = 0;
@@ -409,7 +399,7 @@ static qtm_status put_resume_attrs(hid_t file, const qtm_h5_provenance *p, char 
       {"device", p->device},
   };
   for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; ++i)
-    if ((rc = delete_attr(file, root, attrs[i].name, err, errcap)) != QTM_OK ||
+    if ((rc = qtm_h5_delete_attr(file, root, attrs[i].name, err, errcap)) != QTM_OK ||
         (rc = qtm_h5w_put_text_attr(file, root, attrs[i].name, attrs[i].text, err, errcap)) !=
             QTM_OK)
       return rc;
@@ -425,11 +415,11 @@ static qtm_status put_resume_attrs(hid_t file, const qtm_h5_provenance *p, char 
     if (rc != QTM_OK) goto cleanup;
   }
   ++resumed;
-  if ((rc = delete_attr(file, root, "resumed", err, errcap)) != QTM_OK ||
+  if ((rc = qtm_h5_delete_attr(file, root, "resumed", err, errcap)) != QTM_OK ||
       (rc = qtm_h5w_put_num_attr(file, root, "resumed", H5T_STD_I32LE, H5T_NATIVE_INT, &resumed,
                                  err, errcap)) != QTM_OK ||
-      (rc = delete_attr(file, root, "end_time", err, errcap)) != QTM_OK ||
-      (rc = delete_attr(file, root, "points_per_second", err, errcap)) != QTM_OK)
+      (rc = qtm_h5_delete_attr(file, root, "end_time", err, errcap)) != QTM_OK ||
+      (rc = qtm_h5_delete_attr(file, root, "points_per_second", err, errcap)) != QTM_OK)
     goto cleanup;
 cleanup:
   return rc;
@@ -483,12 +473,8 @@ qtm_status qtm_h5_writer_resume(const char *path, const qtm_h5_layout *layout,
   FILE *probe = fopen(path, "rb");
   if (!probe) return qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: %s", path, strerror(errno));
   fclose(probe);
-  if ((rc = qtm_h5w_writer_new(layout, &w, err, errcap)) != QTM_OK) return rc;
+  if ((rc = qtm_h5w_writer_new(layout, path, &w, err, errcap)) != QTM_OK) return rc;
   const qtm_grid *g = layout->grid;
-  if (!(w->path = strdup(path))) {
-    qtm_h5w_discard(w);
-    return qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory creating the HDF5 writer");
-  }
 
   qtm_h5w_quiet_begin(w, &q);
   htri_t is_hdf5 = H5Fis_hdf5(path);

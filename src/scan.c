@@ -243,6 +243,25 @@ int qtm_scan_shard_path(const char *out, int k, int n, char *buf, size_t cap) {
   return w >= 0 && (size_t)w < cap;
 }
 
+/* The file this job writes: out itself, or its shard's file (qtm_scan_shard_path) with
+ * --shard K/N; into buf. */
+static qtm_status job_output(const qtm_scan_options *opt, const char *out, char *buf, size_t cap,
+                             char *err, size_t errcap) {
+  int w;
+  if (opt->shard_count > 0) {
+    if (opt->shard_index < 0 || opt->shard_index >= opt->shard_count)
+      return qtm_failf(err, errcap, QTM_ERR_INVALID_ARG, 0, "shard %s: the index must be 0..N-1",
+                       "K/N");
+    w = qtm_scan_shard_path(out, opt->shard_index, opt->shard_count, buf, cap) ? 0 : -1;
+  } else {
+    w = snprintf(buf, cap, "%s", out);
+    w = w >= 0 && (size_t)w < cap ? 0 : -1;
+  }
+  if (w != 0)
+    return qtm_failf(err, errcap, QTM_ERR_INVALID_ARG, 0, "the output path %s is too long", out);
+  return QTM_OK;
+}
+
 /* Evaluates the run's tiles into the slots while the writer thread drains them. */
 static qtm_status run_tiles(pipeline *pl, qtm_backend *b, const qtm_tiling *tiling,
                             const qtm_grid *g, const qtm_scan_options *opt, int64_t *points_done,
@@ -355,21 +374,14 @@ qtm_status qtm_scan_run(const qtm_config *cfg, const qtm_scan_options *opt, qtm_
     return qtm_failf(err, errcap, QTM_ERR_INVALID_ARG, 0, "%s",
                      "--shard splits a scan into separate jobs and mpirun into ranks of one job: "
                      "use one of them");
-  if (opt->shard_count > 0) {
-    if (opt->shard_index < 0 || opt->shard_index >= opt->shard_count)
-      return qtm_failf(err, errcap, QTM_ERR_INVALID_ARG, 0, "shard %s: the index must be 0..N-1",
-                       "K/N");
-    if (!qtm_scan_shard_path(out, opt->shard_index, opt->shard_count, shard_file,
-                             sizeof shard_file))
-      return qtm_failf(err, errcap, QTM_ERR_INVALID_ARG, 0, "the output path %s is too long", out);
-    out = shard_file;
-  }
+  qtm_status st = job_output(opt, out, shard_file, sizeof shard_file, err, errcap);
+  if (st != QTM_OK) return st;
+  out = shard_file;
   snprintf(sum->output, sizeof sum->output, "%s", out);
   char partial[4200];
   snprintf(partial, sizeof partial, "%s.partial", out);
   int have_partial = access(partial, F_OK) == 0;
   int resuming = opt->resume && have_partial;
-  qtm_status st;
   struct stat psb;
   if (have_partial && stat(partial, &psb) == 0 && S_ISDIR(psb.st_mode))
     return qtm_failf(err, errcap, QTM_ERR_IO, 0,
@@ -607,18 +619,28 @@ qtm_status qtm_scan_estimate_run(const qtm_config *cfg, const qtm_scan_options *
   memset(est, 0, sizeof *est);
   qtm_tiling tiling, sample_tiling;
   qtm_tiling_init(&tiling, &cfg->grid, cfg->tile_points);
+  const char *out = opt->output_path ? opt->output_path : cfg->output_path;
+  qtm_status st = job_output(opt, out, est->output, sizeof est->output, err, errcap);
+  if (st != QTM_OK) return st;
   est->points = cfg->grid.npoints;
   est->tiles = tiling.ntiles;
   est->tile_points = tiling.max_tile_points;
-  est->output_bytes =
-      (double)cfg->grid.npoints * cfg->nobs * (double)qtm_dtype_size(cfg->dtype) +
-      (double)cfg->grid.nvalues * sizeof(double);
+  est->shard_index = opt->shard_index;
+  est->shard_count = opt->shard_count;
+  est->first_tile = 0;
+  est->end_tile = tiling.ntiles;
+  if (opt->shard_count > 0)
+    qtm_scan_shard_range(tiling.ntiles, opt->shard_index, opt->shard_count, &est->first_tile,
+                         &est->end_tile);
+  est->job_points = qtm_tiling_points(&tiling, &cfg->grid, est->first_tile, est->end_tile);
+  /* a shard's file holds the chunks of its own tiles only, and every coordinate */
+  est->output_bytes = (double)est->job_points * cfg->nobs * (double)qtm_dtype_size(cfg->dtype) +
+                      (double)cfg->grid.nvalues * sizeof(double);
 
   /* Time one tile of at most 2^16 points: enough to be steady, quick on any backend. */
   qtm_tiling_init(&sample_tiling, &cfg->grid, cfg->tile_points < 65536 ? cfg->tile_points : 65536);
   /* the same work as the run: the analysis' inputs are evaluated too */
   qtm_analysis *an = NULL;
-  qtm_status st = QTM_OK;
   if (cfg->analysis.enabled &&
       (st = qtm_analysis_create(&cfg->analysis, &cfg->grid, &an, err, errcap)) != QTM_OK)
     return st;
@@ -644,7 +666,7 @@ qtm_status qtm_scan_estimate_run(const qtm_config *cfg, const qtm_scan_options *
     est->sample_points = (double)tile.npoints;
     est->points_per_second = dt > 0 ? (double)tile.npoints / dt : 0.0;
     est->expected_seconds =
-        est->points_per_second > 0 ? (double)est->points / est->points_per_second : 0.0;
+        est->points_per_second > 0 ? (double)est->job_points / est->points_per_second : 0.0;
   }
   free_slots(&pl);
   qtm_backend_free(b);

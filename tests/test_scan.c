@@ -293,6 +293,24 @@ Test(scan, dry_run_and_config_errors_write_nothing) {
   qtm_proc_free(&r);
   cr_expect(!exists(out), "--dry-run wrote the output");
 
+  /* A shard's dry run speaks of the shard: 50 points in tiles of 8 are 7 tiles (six of 8 and
+   * one of 2); slab 2 of 3 is tiles floor(7*2/3) = 4 to floor(7*3/3) - 1 = 6, 8 + 8 + 2 points,
+   * written to the shard's own file. */
+  r = qtmscan("run", cfg, "--dry-run", "--backend", "cpu", "--set", "output.tile_points=8",
+              "--shard", "2/3", NULL);
+  cr_expect_eq(r.status, 0, "%s", r.err);
+  cr_expect(strstr(r.out, "50 points") != NULL, "the whole grid's size: %s", r.out);
+  cr_expect(strstr(r.out, "tiles:    7 of up to 8 points") != NULL, "%s", r.out);
+  cr_expect(strstr(r.out, "shard:    2 of 3: tiles 4 to 6, 18 points") != NULL, "%s", r.out);
+  cr_expect(strstr(r.out, "dry.shard-2-of-3.h5, 2 maps") != NULL, "the shard's file: %s", r.out);
+  cr_expect(strstr(r.out, "for this shard") != NULL, "%s", r.out);
+  qtm_proc_free(&r);
+  r = qtmscan("run", cfg, "--dry-run", "--backend", "cpu", "--set", "output.tile_points=8",
+              "--shard", "0/3", NULL);
+  cr_expect(strstr(r.out, "shard:    0 of 3: tiles 0 to 1, 16 points") != NULL, "%s", r.out);
+  qtm_proc_free(&r);
+  cr_expect(!exists(out), "--dry-run wrote the output");
+
   r = qtmscan("run", cfg, "--set", "observables=[J, no_such_thing]", NULL);
   cr_expect_eq(r.status, 2);
   cr_expect(strstr(r.err, "no_such_thing") != NULL, "%s", r.err);

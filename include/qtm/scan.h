@@ -43,11 +43,16 @@ typedef struct qtm_scan_summary {
 } qtm_scan_summary;
 
 typedef struct qtm_scan_estimate {
-  int64_t points, tiles, tile_points;
-  double output_bytes;      /* uncompressed maps plus coordinates */
+  int64_t points, tiles, tile_points; /* the whole grid */
+  /* What this job computes: tiles [first_tile, end_tile) of job_points points, the whole grid
+   * or, with --shard K/N (shard_count > 0), slab shard_index of shard_count */
+  int shard_index, shard_count;
+  int64_t first_tile, end_tile, job_points;
+  char output[4096];        /* the file it writes: the output, or its shard's file */
+  double output_bytes;      /* that file: its uncompressed maps plus coordinates */
   double sample_points;     /* points evaluated to measure the rate */
   double points_per_second; /* measured on the sample, compute only */
-  double expected_seconds;
+  double expected_seconds;  /* for job_points */
   char backend[16];
   char device[160];
 } qtm_scan_estimate;

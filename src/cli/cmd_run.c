@@ -248,18 +248,23 @@ static int exit_status_of(qtm_status st) {
   }
 }
 
-static void print_estimate(const qtm_scan_estimate *e, const qtm_config *cfg, const char *out) {
+static void print_estimate(const qtm_scan_estimate *e, const qtm_config *cfg) {
   printf("grid:     %lld points", (long long)e->points);
   for (int k = 0; k < cfg->grid.desc.naxes; ++k)
     printf("%s %s[%lld]", k ? " x" : " =", qtm_axis_name(cfg->grid.desc.axis_id[k]),
            (long long)cfg->grid.desc.shape[k]);
   printf("\ntiles:    %lld of up to %lld points\n", (long long)e->tiles, (long long)e->tile_points);
-  printf("output:   %s, %d maps of %s, %.4g MB uncompressed\n", out, cfg->nobs,
+  if (e->shard_count > 0)
+    printf("shard:    %d of %d: tiles %lld to %lld, %lld points\n", e->shard_index,
+           e->shard_count, (long long)e->first_tile, (long long)e->end_tile - 1,
+           (long long)e->job_points);
+  printf("output:   %s, %d maps of %s, %.4g MB uncompressed\n", e->output, cfg->nobs,
          cfg->dtype == QTM_DTYPE_F32 ? "float32" : "float64", e->output_bytes / 1e6);
   printf("backend:  %s (%s)\n", e->backend, e->device);
-  printf("expected: %.3g s of evaluation at %.3g points/s (timed on %.0f points; writing "
+  printf("expected: %.3g s of evaluation%s at %.3g points/s (timed on %.0f points; writing "
          "and compression come on top)\n",
-         e->expected_seconds, e->points_per_second, e->sample_points);
+         e->expected_seconds, e->shard_count > 0 ? " for this shard" : "", e->points_per_second,
+         e->sample_points);
 }
 
 int qtm_cmd_run(int nargs, char *const args[]) {
@@ -305,11 +310,10 @@ int qtm_cmd_run(int nargs, char *const args[]) {
     qtm_config_free(&cfg);
     return fail(exit_status_of(st), "%s", err);
   }
-  const char *out = a.output ? a.output : cfg.output_path;
   if (a.dry_run) {
     qtm_scan_estimate est;
     st = qtm_scan_estimate_run(&cfg, &opt, &est, err, sizeof err);
-    if (st == QTM_OK) print_estimate(&est, &cfg, out);
+    if (st == QTM_OK) print_estimate(&est, &cfg);
     qtm_config_free(&cfg);
     return st == QTM_OK ? QTM_EXIT_OK : fail(exit_status_of(st), "%s", err);
   }

@@ -14,12 +14,42 @@
 #define STATE_DONE "qtmscan_state/tiles_done"
 #define STATE_ANALYSIS "qtmscan_state/analysis"
 
+void qtm_h5_shard_release(qtm_h5_shard *s) {
+  if (!s || s->file < 0) return;
+  H5E_BEGIN_TRY { H5Fclose(s->file); }
+  H5E_END_TRY;
+  s->file = H5I_INVALID_HID;
+}
+
+static int same_file(const struct stat *a, const struct stat *b) {
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+qtm_status qtm_h5_shard_reacquire(qtm_h5_shard *s, char *err, size_t errcap) {
+  if (s->file >= 0) return QTM_OK;
+  struct stat now;
+  if (stat(s->path, &now) != 0)
+    return qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: %s (it was there when the merge began)",
+                           s->path, strerror(errno));
+  if (!same_file(&s->id, &now))
+    return qtm_h5_fail_msg(QTM_ERR_IO, err, errcap,
+                           "%s changed while the merge was reading it (replaced or written to); "
+                           "merge again once no job writes it",
+                           s->path);
+  qtm_h5_quiet q;
+  qtm_h5_quiet_begin(&q);
+  s->file = H5Fopen(s->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  qtm_h5_quiet_end(&q);
+  if (s->file < 0)
+    return qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: cannot open it again (H5Fopen failed)",
+                           s->path);
+  return QTM_OK;
+}
+
 void qtm_h5_shard_close(qtm_h5_shard *s) {
   if (!s) return;
-  if (s->file >= 0) {
-    H5E_BEGIN_TRY { H5Fclose(s->file); }
-    H5E_END_TRY;
-  }
+  qtm_h5_shard_release(s);
   free(s->path);
   free(s->config_text);
   free(s->config_path);
@@ -164,6 +194,7 @@ qtm_status qtm_h5_shard_open(const char *path, qtm_h5_shard **out, char *err, si
     return qtm_h5_fail_msg(QTM_ERR_NOMEM, err, errcap, "out of memory opening %s", path);
   }
   s->file = H5I_INVALID_HID;
+  s->id = sb;
   qtm_h5_quiet_begin(&q);
   htri_t is_hdf5 = H5Fis_hdf5(path);
   if (is_hdf5 <= 0) {

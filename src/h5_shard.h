@@ -7,6 +7,7 @@
 #include <hdf5.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "qtm/grid.h"
 #include "qtm/results.h"
@@ -15,7 +16,8 @@
 
 typedef struct qtm_h5_shard {
   char *path;
-  hid_t file;
+  hid_t file;     /* H5I_INVALID_HID while released */
+  struct stat id; /* the file as opened: a reopen must find the same one */
   char *config_text, *config_path, *fingerprint, *backend, *device;
   int64_t index, count, first_tile, end_tile; /* shard `index` of `count` */
   double points_per_second;
@@ -28,6 +30,13 @@ typedef struct qtm_h5_shard {
  * finished (no `complete` mark), damaged marks. */
 qtm_status qtm_h5_shard_open(const char *path, qtm_h5_shard **out, char *err, size_t errcap);
 void qtm_h5_shard_close(qtm_h5_shard *s);
+
+/* A merge may be given more shards than a process may hold open files (ulimit -n, often 1024):
+ * it holds one at a time. _release closes the file and keeps what was read from it; _reacquire
+ * opens it again (nothing to do when open), refusing (QTM_ERR_IO, naming it) a file that is no
+ * longer the one opened first: another device or inode, size or modification time. */
+void qtm_h5_shard_release(qtm_h5_shard *s);
+qtm_status qtm_h5_shard_reacquire(qtm_h5_shard *s, char *err, size_t errcap);
 
 /* Reads tile t of the full-grid dataset `name` into buf (qtm_h5_read_tile). */
 qtm_status qtm_h5_shard_read_tile(const qtm_h5_shard *s, const char *name, const qtm_tile *t,

@@ -34,6 +34,7 @@ typedef struct merge {
   int have_cfg;
   qtm_tiling tiling;
   int32_t *owner; /* per tile: the shard holding it */
+  int open_shard; /* the one shard file held open (use_shard), -1 for none */
   qtm_analysis *an;
   int ndense;
   const qtm_dense_map *dense;
@@ -165,6 +166,21 @@ static qtm_status check_coverage(merge *m, char *err, size_t errcap) {
       (long long)missing, (long long)nt, told, runs > MAX_RUNS_TOLD ? "; and more" : "");
 }
 
+/* Shard i, its file open: the one held open, so that a merge of more shards than open files a
+ * process may have (ulimit -n) works. Reads go shard by shard (the analysis' states) and tile by
+ * tile in order (the copies, whose owners are contiguous slabs), so each opens about once. */
+static qtm_status use_shard(merge *m, int i, const qtm_h5_shard **s, char *err, size_t errcap) {
+  if (m->open_shard != i) {
+    if (m->open_shard >= 0) qtm_h5_shard_release(m->shards[m->open_shard]);
+    m->open_shard = -1;
+    qtm_status st = qtm_h5_shard_reacquire(m->shards[i], err, errcap);
+    if (st != QTM_OK) return st;
+    m->open_shard = i;
+  }
+  *s = m->shards[i];
+  return QTM_OK;
+}
+
 /* ---- Analysis --------------------------------------------------------------------------------- */
 
 static qtm_status merge_analysis(merge *m, char *err, size_t errcap) {
@@ -176,7 +192,10 @@ static qtm_status merge_analysis(merge *m, char *err, size_t errcap) {
     qtm_state_array arrays[QTM_ANALYSIS_MAX_STATE];
     int n = 0;
     char msg[512] = "";
-    st = qtm_h5_shard_read_state(m->shards[i], arrays, QTM_ANALYSIS_MAX_STATE, &n, err, errcap);
+    const qtm_h5_shard *s = NULL;
+    st = use_shard(m, i, &s, err, errcap);
+    if (st == QTM_OK)
+      st = qtm_h5_shard_read_state(s, arrays, QTM_ANALYSIS_MAX_STATE, &n, err, errcap);
     if (st == QTM_OK) {
       st = qtm_analysis_state_merge(m->an, arrays, n, msg, sizeof msg);
       if (st != QTM_OK)
@@ -233,9 +252,10 @@ static qtm_status copy_chunks(merge *m, qtm_h5_writer *w, char *err, size_t errc
   void **bytes = calloc((size_t)nmaps, sizeof *bytes);
   if (!raw || !bytes) st = qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "out of memory");
   for (int64_t k = 0; k < m->tiling.ntiles && st == QTM_OK; ++k) {
-    const qtm_h5_shard *s = m->shards[m->owner[k]];
+    const qtm_h5_shard *s = NULL;
     qtm_tile tile;
     qtm_tiling_tile(&m->tiling, &c->grid, k, &tile);
+    st = use_shard(m, m->owner[k], &s, err, errcap);
     for (int j = 0; j < nmaps && st == QTM_OK; ++j) {
       const char *name = j < c->nobs ? qtm_obs_table[c->obs[j]].name : m->dense[j - c->nobs].name;
       st = qtm_h5_shard_read_chunk(s, name, &tile, c->grid.desc.naxes, &bytes[j], &raw[j].size,
@@ -271,9 +291,10 @@ static qtm_status copy_tiles(merge *m, qtm_h5_writer *w, char *err, size_t errca
   for (int d = 0; d < m->ndense; ++d)
     if (!(dense[d] = malloc(n * qtm_dtype_size(m->dense[d].dtype)))) goto nomem;
   for (int64_t k = 0; k < m->tiling.ntiles && st == QTM_OK; ++k) {
-    const qtm_h5_shard *s = m->shards[m->owner[k]];
+    const qtm_h5_shard *s = NULL;
     qtm_tile tile;
     qtm_tiling_tile(&m->tiling, &c->grid, k, &tile);
+    st = use_shard(m, m->owner[k], &s, err, errcap);
     for (int j = 0; j < c->nobs && st == QTM_OK; ++j)
       st = qtm_h5_shard_read_tile(s, qtm_obs_table[c->obs[j]].name, &tile, c->grid.desc.naxes,
                                   c->dtype, out.data[j], err, errcap);
@@ -392,8 +413,11 @@ qtm_status qtm_merge_run(const char *out, const char *const *shards, int nshards
   if (!(m.shards = calloc((size_t)nshards, sizeof *m.shards)))
     return qtm_failf(err, errcap, QTM_ERR_NOMEM, 0, "out of memory");
   m.nshards = nshards;
-  for (int i = 0; i < nshards && st == QTM_OK; ++i)
+  m.open_shard = -1;
+  for (int i = 0; i < nshards && st == QTM_OK; ++i) {
     st = qtm_h5_shard_open(shards[i], &m.shards[i], err, errcap);
+    if (st == QTM_OK) qtm_h5_shard_release(m.shards[i]); /* what was read stays: use_shard */
+  }
   if (st == QTM_OK) st = load_config(&m, err, errcap);
   if (st == QTM_OK) st = check_coverage(&m, err, errcap);
   if (st == QTM_OK) st = merge_analysis(&m, err, errcap);

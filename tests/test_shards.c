@@ -6,16 +6,19 @@
  * array variables. The reference is always an uninterrupted single run through the CLI. */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/h5_shard.h"
 #include "h5compare.h"
 #include "testutil.h"
 
@@ -175,6 +178,55 @@ Test(shards, merged_shards_equal_the_single_run) {
   cr_expect(strstr(text, "float32  virtual, read from 3 shard files") &&
                 strstr(text, "merged from"),
             "%s", text);
+}
+
+/* A merge holds one shard file open at a time: 22 shards (a tile each) merge, copied and
+ * virtual, in a process allowed 16 open files, which holding them all at once would exceed
+ * (a Slurm array of thousands of tasks against the usual ulimit -n of 1024). */
+Test(shards, more_shards_than_open_files) {
+  char cfg[300], ref[300], out[300], vout[300];
+  static char shard[22][300];
+  write_config(cfg, sizeof cfg, "scan.yaml", config_text);
+  single_run(cfg, ref, sizeof ref);
+  run_shards(cfg, 22, shard);
+  in_dir(out, sizeof out, "copy-22.h5");
+  in_dir(vout, sizeof vout, "virtual-22.h5");
+  struct rlimit old, low;
+  cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+  low = old;
+  low.rlim_cur = 16;
+  cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0); /* the merges inherit it */
+  char *err = NULL, *verr = NULL;
+  int status = merge(out, 22, shard, NULL, &err);
+  int vstatus = merge(vout, 22, shard, "--virtual", &verr);
+  cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0); /* reading the virtual file opens all 22 */
+  cr_expect_eq(status, 0, "copy: %s", err);
+  cr_expect_eq(vstatus, 0, "virtual: %s", verr);
+  free(err);
+  free(verr);
+  if (status == 0) expect_same_data(ref, out, "22 shards, 16 open files, copied");
+  if (vstatus == 0) expect_same_data(ref, vout, "22 shards, 16 open files, virtual");
+}
+
+/* Holding one file at a time, the merge opens a shard again later: the same file opens again,
+ * one that a job wrote to meanwhile (a new modification time) is refused, not read. */
+Test(shards, a_shard_changed_during_the_merge_is_refused) {
+  char cfg[300], shard[1][300], err[512] = "";
+  write_config(cfg, sizeof cfg, "scan.yaml", config_text);
+  run_shards(cfg, 1, shard);
+  qtm_h5_shard *s = NULL;
+  cr_assert_eq(qtm_h5_shard_open(shard[0], &s, err, sizeof err), QTM_OK, "%s", err);
+  qtm_h5_shard_release(s);
+  cr_expect_eq(s->file, H5I_INVALID_HID, "released, the file is closed");
+  cr_expect_eq(qtm_h5_shard_reacquire(s, err, sizeof err), QTM_OK, "unchanged: %s", err);
+  cr_expect_geq(s->file, 0, "open again");
+  qtm_h5_shard_release(s);
+  const struct timespec times[2] = {{0, UTIME_OMIT}, {12345, 0}};
+  cr_assert_eq(utimensat(AT_FDCWD, shard[0], times, 0), 0);
+  cr_expect_eq(qtm_h5_shard_reacquire(s, err, sizeof err), QTM_ERR_IO);
+  cr_expect(strstr(err, shard[0]) && strstr(err, "changed while the merge was reading it"), "%s",
+            err);
+  qtm_h5_shard_close(s);
 }
 
 /* The shards given in any order merge alike; a virtual file reads its shards from another

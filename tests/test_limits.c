@@ -314,6 +314,27 @@ Test(limits, equal_temperatures_carry_no_current) {
   }
 }
 
+/* A disconnected bath (a rate 0) carries no heat, and alpha (Eq. 6) is exactly 1 there: 4g^2 /
+ * (4g^2 + 0), also where 4g^2 times its rounded inverse is not 1 (4g^2 = 49). */
+Test(limits, a_zero_rate) {
+  const double gs[] = {3.5, 0.01, 0.8, 1e-3, 7.0};
+  for (int k = 0; k < 10; ++k) {
+    qtm_params p = fig2_params();
+    p.TL = 2.0;
+    p.TR = 0.3;
+    p.g = gs[k % 5];
+    if (k < 5) p.gammaL = 0.0;
+    else p.gammaR = 0.0;
+    qtm_obs o = eval_at(&p);
+    cr_expect_eq(o.v[QTM_OBS_alpha], 1.0, "alpha = %.17g at g = %g with a rate 0",
+                 o.v[QTM_OBS_alpha], p.g);
+    cr_expect_eq(o.v[QTM_OBS_J], 0.0);
+    cr_expect_eq(o.v[QTM_OBS_J1], 0.0);
+    cr_expect_eq(o.v[QTM_OBS_coherence], 0.0);
+    cr_expect_eq(o.v[QTM_OBS_dJ_dTL], 0.0);
+  }
+}
+
 Test(limits, zero_coupling) {
   qtm_params p = fig2_params();
   p.TL = 2.0;

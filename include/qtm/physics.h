@@ -167,6 +167,7 @@ typedef struct qtm_local {
  * overflows (g > 1e154) it is 1/(1 + X/g4), the g -> inf limit (1, or NaN where X is inf). */
 QTM_FN double qtm_alpha_inv(double g, double g4, double X, double inv_P) {
   if (g == 0.0) return 0.0;
+  if (X == 0.0) return 1.0; /* exactly: g4 (1/g4) is 1 - 1 ulp for some g4 (49, g = 3.5) */
   if (isinf(g4)) return 1.0 / (1.0 + X / g4);
   return g4 * inv_P;
 }

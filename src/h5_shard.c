@@ -230,7 +230,7 @@ qtm_status qtm_h5_shard_read_chunk(const qtm_h5_shard *s, const char *name, cons
   qtm_h5_quiet_begin(&q);
   H5_CHECK(dset = H5Dopen2(s->file, name, H5P_DEFAULT), "H5Dopen2", "map %s of %s", name,
            s->path);
-  H5_CHECK(H5Dget_chunk_storage_size(dset, offset, &nbytes), "H5Dget_chunk_storage_size",
+  H5_CHECK(qtm_h5_chunk_storage_size(dset, offset, &nbytes), "H5Dget_chunk_storage_size",
            "tile %lld of map %s of %s", (long long)t->index, name, s->path);
   if (nbytes == 0) {
     rc = qtm_h5_fail_msg(QTM_ERR_IO, err, errcap, "%s: map %s has no chunk for tile %lld, which "

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void qtm_h5_quiet_begin(qtm_h5_quiet *q) {
   q->func = NULL;
@@ -169,4 +170,21 @@ cleanup:
   qtm_h5_close(&dset, H5Dclose, "H5Dclose", name, &rc, err, errcap);
   qtm_h5_quiet_end(&q);
   return rc;
+}
+
+static herr_t not_allocated_cb(unsigned n, const H5E_error2_t *e, void *data) {
+  if (n == 0)
+    *(int *)data = e->maj_num == H5E_DATASET && e->min_num == H5E_CANTGET && e->desc &&
+                   strstr(e->desc, "not allocated") != NULL;
+  return 0;
+}
+
+herr_t qtm_h5_chunk_storage_size(hid_t dset, const hsize_t *offset, hsize_t *nbytes) {
+  *nbytes = 0;
+  if (H5Dget_chunk_storage_size(dset, offset, nbytes) >= 0) return 0;
+  int missing = 0;
+  (void)H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, not_allocated_cb, &missing);
+  if (!missing) return -1;
+  *nbytes = 0;
+  return 0;
 }

@@ -58,6 +58,13 @@ qtm_status qtm_h5_get_int64_attr(hid_t obj, const char *where, const char *name,
 qtm_status qtm_h5_read_tile(hid_t file, const char *path, const char *name, const qtm_tile *t,
                             int naxes, qtm_dtype dtype, void *buf, char *err, size_t errcap);
 
+/* H5Dget_chunk_storage_size of the chunk at offset of dset, with a chunk never written as
+ * *nbytes = 0 on every HDF5 version: 1.10 fails the call for it ("chunk storage is not
+ * allocated", raised by that function itself: the innermost error), later versions report 0.
+ * Negative for any other failure (one below it, in the chunk index, is damage), whose error
+ * stack the caller's qtm_h5_fail then reads. */
+herr_t qtm_h5_chunk_storage_size(hid_t dset, const hsize_t *offset, hsize_t *nbytes);
+
 /* A negative hid_t/herr_t/htri_t records the call and object and leaves through the function's
  * cleanup label (which needs `rc`, `err`, `errcap` in scope). */
 #define H5_CHECK(expr, call, ...)                       \

@@ -280,6 +280,56 @@ Test(shards, a_doubled_shard_is_refused_by_name) {
   free(err);
 }
 
+/* Sets tile k's mark in shard file path to v. */
+static void set_mark(const char *path, int64_t k, unsigned char v) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  cr_assert_geq(f, 0, "cannot open %s", path);
+  hid_t d = H5Dopen2(f, "qtmscan_state/tiles_done", H5P_DEFAULT);
+  cr_assert_geq(d, 0);
+  hid_t space = H5Dget_space(d);
+  hsize_t start = (hsize_t)k, count = 1;
+  cr_assert_geq(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &count, NULL), 0);
+  hid_t mem = H5Screate_simple(1, &count, NULL);
+  cr_assert_geq(H5Dwrite(d, H5T_NATIVE_UCHAR, mem, space, H5P_DEFAULT, &v), 0);
+  H5Sclose(mem);
+  H5Sclose(space);
+  H5Dclose(d);
+  cr_assert_geq(H5Fclose(f), 0);
+}
+
+/* Sets the int64 root attribute name of file path to v. */
+static void set_attr(const char *path, const char *name, int64_t v) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  cr_assert_geq(f, 0, "cannot open %s", path);
+  hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+  cr_assert_geq(a, 0, "no attribute %s in %s", name, path);
+  cr_assert_geq(H5Awrite(a, H5T_NATIVE_INT64, &v), 0);
+  H5Aclose(a);
+  cr_assert_geq(H5Fclose(f), 0);
+}
+
+/* A shard that claims a tile it never wrote (tile 11 moved from the next shard's slab to its
+ * own, attributes and marks alike, so that together they still hold every tile once) is
+ * damaged: the merge names the shard, the map and the tile, on every HDF5 version (1.10 fails
+ * the chunk's lookup, later ones report size 0), and leaves OUT unwritten. */
+Test(shards, a_shard_missing_a_marked_chunk_is_refused) {
+  char cfg[300], out[300], *err = NULL;
+  write_config(cfg, sizeof cfg, "scan.yaml", config_text);
+  char shard[2][300];
+  run_shards(cfg, 2, shard); /* 22 tiles: shard 0 holds 0-10, shard 1 11-21 */
+  set_attr(shard[0], "shard_end_tile", 12);
+  set_mark(shard[0], 11, 1);
+  set_attr(shard[1], "shard_first_tile", 12);
+  set_mark(shard[1], 11, 0);
+  in_dir(out, sizeof out, "m.h5");
+  cr_expect_neq(merge(out, 2, shard, NULL, &err), 0);
+  cr_expect(strstr(err, "s.shard-0-of-2.h5: map J has no chunk for tile 11, which the shard "
+                        "marks done (damaged)"),
+            "%s", err);
+  cr_expect(!exists(out));
+  free(err);
+}
+
 Test(shards, a_shard_of_another_config_is_refused) {
   char cfg[300], other[300], out[300], *err = NULL;
   write_config(cfg, sizeof cfg, "scan.yaml", config_text);

@@ -1,12 +1,14 @@
 /* The CPU backend: an OpenMP loop over chunks of a tile's points, each walked by the shared
  * qtm_tile_eval_range (the same values as qtm_tile_eval_point_tab, the per-point code the
- * CUDA kernel runs), with the tile's factors tabulated per axis coordinate first
- * (tile_eval.h). */
+ * CUDA kernel runs), or, for the currents and contrasts on a CPU with AVX-512, by the vector
+ * path of tile_eval_vec.h (the same bits again), with the tile's factors tabulated per axis
+ * coordinate first (tile_eval.h). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "qtm/backend.h"
+#include "tile_eval_vec.h"
 
 /* Points per chunk handed to a thread (see cpu_eval_tile). */
 #define CHUNK 2048
@@ -117,7 +119,8 @@ static qtm_status cpu_eval_tile_consumed(qtm_backend *b, const qtm_tile *t,
 #pragma omp for schedule(dynamic, 1)
     for (int64_t k = 0; k < (t->npoints + CHUNK - 1) / CHUNK; ++k) {
       int64_t l0 = k * CHUNK, l1 = l0 + CHUNK < t->npoints ? l0 + CHUNK : t->npoints;
-      qtm_tile_eval_range(d, values, t, l0, l1, out, need, &tab);
+      if (!qtm_tile_eval_range_vec(d, values, t, l0, l1, out, need, &tab))
+        qtm_tile_eval_range(d, values, t, l0, l1, out, need, &tab);
       if (fused) fused->range(fused->ctx, t, out, l0, l1);
     }
     if (fused) fused->end(fused->ctx, t);
@@ -158,8 +161,9 @@ qtm_status qtm_backend_cpu_open(const qtm_scan_plan *plan, int threads, qtm_back
   b->name = "cpu";
   b->plan = *plan;
   b->impl = impl;
-  snprintf(b->device, sizeof b->device, "%d OpenMP thread%s", impl->threads,
-           impl->threads == 1 ? "" : "s");
+  /* the vector path in the name: the numbers are the same bits either way, the speed not */
+  snprintf(b->device, sizeof b->device, "%d OpenMP thread%s%s", impl->threads,
+           impl->threads == 1 ? "" : "s", qtm_tile_vec_available() ? ", AVX-512" : "");
   *out = b;
   return QTM_OK;
 }

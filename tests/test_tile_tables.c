@@ -6,7 +6,9 @@
  * qtm_tile_eval_point_tab with tables built for several observable sets, is compared by memcmp
  * with qtm_grid_point + qtm_eval_closed_point at that point. The tests also check that tables
  * were in use (and that some tiles fell back to the per-point path), so that they cannot pass
- * vacuously. */
+ * vacuously. The CPU's vector path (src/tile_eval_vec.c) is held to the same bits, on whole
+ * tiles and on runs split anywhere, where it applies (and required to run there on a CPU with
+ * AVX-512). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -18,6 +20,7 @@
 #include "qtm/grid.h"
 #include "qtm/physics.h"
 #include "qtm/tile_eval.h"
+#include "../src/tile_eval_vec.h"
 
 #define MAXV 8 /* coordinates per axis in these grids */
 
@@ -33,6 +36,7 @@ typedef struct grid_case {
 /* What a tile's tables were: counted over every tile and observable set of a test. */
 typedef struct usage {
   long local_tables, stats_tables, global_tables, rates_tables, per_point_tiles, points;
+  long vec_runs; /* runs of points the CPU's vector path evaluated */
 } usage;
 
 static qtm_params base_fixed(void) {
@@ -93,6 +97,10 @@ static void out_init(qtm_tile_out *out, unsigned need, int64_t npoints) {
     }
 }
 
+static void out_zero(const qtm_tile_out *out, int64_t npoints) {
+  for (int j = 0; j < out->nobs; ++j) memset(out->data[j], 0, (size_t)npoints * sizeof(double));
+}
+
 static void out_free(qtm_tile_out *out) {
   for (int j = 0; j < out->nobs; ++j) free(out->data[j]);
 }
@@ -110,6 +118,7 @@ static int need_sets(unsigned *sets) {
   sets[n++] = QTM_OBS_BIT(QTM_OBS_kappa2) | QTM_OBS_BIT(QTM_OBS_J_global_rev);
   sets[n++] = QTM_OBS_BIT(QTM_OBS_dJ_dTL) | QTM_OBS_BIT(QTM_OBS_dJ_global_dTL) |
               QTM_OBS_BIT(QTM_OBS_concurrence);
+  sets[n++] = QTM_VEC_OBS;
   return n;
 }
 
@@ -150,30 +159,50 @@ static void check_case(const grid_case *c, int64_t tile_points, usage *u) {
       snprintf(what, sizeof what, "%s (tiles of %lld, set %d)", c->name, (long long)tile_points,
                s);
       expect_same_bits(what, &g, &t, &out);
+      /* the vector path, where it applies: the whole tile, and in two runs split anywhere (a
+       * block boundary in the middle of a line) */
+      out_zero(&out, t.npoints);
+      int64_t split = t.npoints / 3;
+      if (qtm_tile_eval_range_vec(&g.desc, g.values, &t, 0, t.npoints, &out, sets[s], &tab)) {
+        ++u->vec_runs;
+        snprintf(what, sizeof what, "%s (vector path, tiles of %lld, set %d)", c->name,
+                 (long long)tile_points, s);
+        expect_same_bits(what, &g, &t, &out);
+        out_zero(&out, t.npoints);
+        cr_assert(split == 0 || qtm_tile_eval_range_vec(&g.desc, g.values, &t, 0, split, &out,
+                                                         sets[s], &tab));
+        cr_assert(qtm_tile_eval_range_vec(&g.desc, g.values, &t, split, t.npoints, &out, sets[s],
+                                          &tab));
+        expect_same_bits(what, &g, &t, &out);
+      }
       qtm_tile_tables_free(&tab);
       out_free(&out);
     }
   }
 
-  /* The backend, as a scan runs it. */
-  qtm_scan_plan plan = {&g, tl.max_tile_points, QTM_DTYPE_F64, 0, {0}, 0};
-  qtm_tile_out out;
-  out_init(&out, QTM_OBS_ALL, tl.max_tile_points);
-  plan.nobs = out.nobs;
-  memcpy(plan.obs, out.obs, sizeof plan.obs);
-  qtm_backend *b = NULL;
-  char err[256] = "";
-  cr_assert_eq(qtm_backend_cpu_open(&plan, 2, &b, err, sizeof err), QTM_OK, "%s", err);
-  for (int64_t k = 0; k < tl.ntiles; ++k) {
-    qtm_tile t;
-    qtm_tiling_tile(&tl, &g, k, &t);
-    cr_assert_eq(b->ops->eval_tile(b, &t, &out, err, sizeof err), QTM_OK, "%s", err);
-    snprintf(what, sizeof what, "%s (CPU backend, tiles of %lld)", c->name,
-             (long long)tile_points);
-    expect_same_bits(what, &g, &t, &out);
+  /* The backend, as a scan runs it: every observable (the scalar path), and the benchmark's
+   * six and all of the vector path's (that path where it applies). */
+  const unsigned backend_sets[] = {QTM_OBS_ALL, sets[1], QTM_VEC_OBS};
+  for (size_t s = 0; s < sizeof backend_sets / sizeof *backend_sets; ++s) {
+    qtm_scan_plan plan = {&g, tl.max_tile_points, QTM_DTYPE_F64, 0, {0}, 0};
+    qtm_tile_out out;
+    out_init(&out, backend_sets[s], tl.max_tile_points);
+    plan.nobs = out.nobs;
+    memcpy(plan.obs, out.obs, sizeof plan.obs);
+    qtm_backend *b = NULL;
+    char err[256] = "";
+    cr_assert_eq(qtm_backend_cpu_open(&plan, 2, &b, err, sizeof err), QTM_OK, "%s", err);
+    for (int64_t k = 0; k < tl.ntiles; ++k) {
+      qtm_tile t;
+      qtm_tiling_tile(&tl, &g, k, &t);
+      cr_assert_eq(b->ops->eval_tile(b, &t, &out, err, sizeof err), QTM_OK, "%s", err);
+      snprintf(what, sizeof what, "%s (CPU backend, tiles of %lld, set %zu)", c->name,
+               (long long)tile_points, s);
+      expect_same_bits(what, &g, &t, &out);
+    }
+    qtm_backend_free(b);
+    out_free(&out);
   }
-  qtm_backend_free(b);
-  out_free(&out);
   qtm_grid_free(&g);
 }
 
@@ -189,6 +218,17 @@ static void expect_tables_used(const char *name, const usage *u) {
   cr_assert(u->global_tables > 0, "%s: no tile had a global table", name);
   cr_assert(u->rates_tables > 0, "%s: no tile had a table of rate factors", name);
   cr_assert(u->per_point_tiles > 0, "%s: no tile took the per-point path", name);
+}
+
+/* Where the CPU has the vector path (AVX-512), it ran on the grids it applies to, and on no
+ * other (one with an axis of the statistics). */
+static void expect_vector_path(const char *name, const usage *u, int applies) {
+  if (!qtm_tile_vec_available()) {
+    cr_log_warn("%s: this CPU has no AVX-512, the vector path was not tested", name);
+    return;
+  }
+  if (applies) cr_assert(u->vec_runs > 0, "%s: the vector path never ran", name);
+  else cr_assert_eq(u->vec_runs, 0, "%s: the vector path ran where it does not apply", name);
 }
 
 /* The benchmark's layout, TL x TR x gamma_ratio x g, with T = 0, TL == TR, g = 0, g close to
@@ -210,6 +250,7 @@ Test(tile_tables, benchmark_layout_with_edges) {
   grid_case c = bench_like();
   check_all_tilings(&c, &u);
   expect_tables_used(c.name, &u);
+  expect_vector_path(c.name, &u, 1);
 }
 
 /* Tiles of >= 4096 points, which the CPU backend evaluates with its OpenMP team: the tables
@@ -229,6 +270,7 @@ Test(tile_tables, tables_filled_by_the_team) {
   check_case(&c, 1 << 20, &u);
   check_case(&c, 2, &u);
   expect_tables_used(c.name, &u);
+  expect_vector_path(c.name, &u, 1);
 }
 
 /* The same axes in other orders: the tables follow the axes wherever they are. */
@@ -247,6 +289,7 @@ Test(tile_tables, any_axis_order) {
     check_all_tilings(&c, &u);
   }
   expect_tables_used("reordered axes", &u);
+  expect_vector_path("reordered axes", &u, 1);
 }
 
 /* Every statistics combination with N = 1, 2, 3, TL == TR (TR fixed at 0.2) and T = 0. */
@@ -264,6 +307,24 @@ Test(tile_tables, statistics_and_chain_length) {
   c.fixed.TR = 0.2;
   check_all_tilings(&c, &u);
   expect_tables_used(c.name, &u);
+  expect_vector_path(c.name, &u, 0); /* the statistics vary from point to point */
+}
+
+/* Fixed unequal bath statistics (a fermionic right bath): the local contrast needs the pair
+ * there, so the vector path leaves local observables to the scalar one; the global ones, NaN
+ * (no global forms for fermionic baths), it evaluates. */
+Test(tile_tables, unequal_bath_statistics) {
+  usage u = {0};
+  grid_case c = {"TL x g x gamma_ratio, epsR = -1", 3,
+                 {QTM_PARAM_TL, QTM_PARAM_g, QTM_AXIS_gamma_ratio},
+                 {5, 4, 3},
+                 {{0.0, 0.1, 0.5, 2.0, 40.0}, {0.0, 0.3, 0.8, 1.2}, {0.0, 0.4, 2.0}},
+                 base_fixed()};
+  c.fixed.epsR = -1.0;
+  c.fixed.TR = 0.3;
+  check_all_tilings(&c, &u);
+  expect_tables_used(c.name, &u);
+  expect_vector_path(c.name, &u, 1);
 }
 
 /* omega as an axis, T (TL = TR) and gamma_ratio derived axes, gammaR as an axis with 0. */
@@ -281,6 +342,7 @@ Test(tile_tables, omega_axis_and_T_axis) {
                  base_fixed()};
   check_all_tilings(&c, &u);
   expect_tables_used(c.name, &u);
+  expect_vector_path(c.name, &u, 1);
 }
 
 /* DeltaT (TL = TR + DeltaT) over a TR axis, with DeltaT = 0 (TL == TR) and TR = 0, the gap
@@ -296,6 +358,7 @@ Test(tile_tables, deltaT_axis) {
   c.fixed.gammaR = 0.05;
   check_all_tilings(&c, &u);
   expect_tables_used(c.name, &u);
+  expect_vector_path(c.name, &u, 1);
 }
 
 /* A T axis and a TL axis together (the later one wins for TL, as qtm_grid_point has it), and
@@ -315,6 +378,7 @@ Test(tile_tables, overriding_axes) {
                   base_fixed()};
   check_all_tilings(&c2, &u);
   expect_tables_used("overriding axes", &u);
+  expect_vector_path("overriding axes", &u, 1);
 }
 
 /* The tables' axes are the ones qtm_grid_point reads TL, TR, omega and g from. */

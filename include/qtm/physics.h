@@ -95,6 +95,12 @@ QTM_FN double qtm_occupation_gap(qtm_thermal tl, qtm_thermal tr, double w, doubl
   return qtm_occupation_gap_e(tl, tr, d, qtm_gap_factor(d), epsL, epsR);
 }
 
+/* a == 0 && b == 0 (0/0 ahead), as one comparison: |a| + |b| is 0 only when both are (a sum
+ * of non-negative doubles rounds to 0 only from 0 + 0) and NaN when either is. GCC 12 does not
+ * vectorise two comparisons joined (a select between masks), and the CPU's vector path
+ * (src/tile_eval_vec.c) runs these formulas several points at a time. */
+QTM_FN int qtm_both_zero(double a, double b) { return fabs(a) + fabs(b) == 0.0; }
+
 /* ---- One mode at both bath temperatures, shared by everything a point evaluates ----------- */
 
 /* Every transcendental that a mode's local or global formulas need at (TL, TR): exp and expm1
@@ -238,7 +244,7 @@ QTM_FN qtm_local qtm_local_current(const qtm_params *p, double TL, double TR) {
 /* q: the forward pair of the point (mode p->omega at p->TL, p->TR). */
 QTM_FN double qtm_local_contrast_pair(const qtm_params *p, qtm_pair q, qtm_local fwd,
                                       qtm_local rev) {
-  if (fwd.J == 0.0 && rev.J == 0.0) return NAN;
+  if (qtm_both_zero(fwd.J, rev.J)) return NAN;
   double gL = p->gammaL, gR = p->gammaR;
   if (p->epsL == p->epsR)
     return fabs(gL - gR) * fabs(p->epsL - p->eps_a) * fabs(fwd.b) / ((gL + gR) * (fwd.uL + fwd.uR));
@@ -255,8 +261,25 @@ QTM_FN double qtm_local_contrast_pair(const qtm_params *p, qtm_pair q, qtm_local
 
 /* Rectification ratio |J|/|J_rev| (Eq. 42): NaN at 0/0, +inf where only J_rev is 0. */
 QTM_FN double qtm_ratio(double J, double J_rev) {
-  if (J == 0.0 && J_rev == 0.0) return NAN;
+  if (qtm_both_zero(J, J_rev)) return NAN;
   return fabs(J) / fabs(J_rev);
+}
+
+/* The reverse process's local observables: J_rev, the contrast and the ratio, from the point's
+ * pair q, its forward current and the reverse process's temperature part. One composition for
+ * qtm_eval_closed_factors and the CPU's vector path (src/tile_eval_vec.c): the same bits. */
+typedef struct qtm_local_rev_obs {
+  double J_rev, contrast, ratio;
+} qtm_local_rev_obs;
+
+QTM_FN qtm_local_rev_obs qtm_local_rev_observables(const qtm_params *p, qtm_pair q,
+                                                   qtm_local fwd, qtm_local_stat srev) {
+  qtm_local rev = qtm_local_current_stat(p, srev);
+  qtm_local_rev_obs r;
+  r.J_rev = rev.J;
+  r.contrast = qtm_local_contrast_pair(p, q, fwd, rev);
+  r.ratio = qtm_ratio(fwd.J, rev.J);
+  return r;
 }
 
 /* dJ/dTL at fixed TR, exact (FORMULAS.md section 3): with J = 2 w alpha gL gR b / S,
@@ -455,7 +478,7 @@ QTM_FN void qtm_global_contrast_add(double w, qtm_global_mode m, double inv_SSp,
 QTM_FN double qtm_global_contrast(const qtm_params *p, double w0, qtm_global_mode m0,
                                   double inv_SSp0, double w1, qtm_global_mode m1,
                                   double inv_SSp1, double J, double J_rev) {
-  if (J == 0.0 && J_rev == 0.0) return NAN;
+  if (qtm_both_zero(J, J_rev)) return NAN;
   double num = 0.0, den = 0.0;
   qtm_global_contrast_add(w0, m0, inv_SSp0, &num, &den);
   qtm_global_contrast_add(w1, m1, inv_SSp1, &num, &den);
@@ -594,6 +617,42 @@ QTM_FN qtm_global_factors qtm_global_factors_at(const qtm_params *p, unsigned ne
   return f;
 }
 
+/* The global currents' observables where qtm_global_applies(p): J, and J_rev and the contrast
+ * when `need` asks for QTM_NEED_GLOBAL_REV, dJ/dTL when it asks for it (the others 0), from
+ * the point's global factors gx. One composition for qtm_eval_closed_factors and the CPU's
+ * vector path (src/tile_eval_vec.c), which hands over gx without the pairs (only dJ/dTL reads
+ * them): the same bits. */
+typedef struct qtm_global_obs {
+  double J, J_rev, contrast, dJ_dTL;
+} qtm_global_obs;
+
+QTM_FN qtm_global_obs qtm_global_observables(const qtm_params *p, unsigned need,
+                                             qtm_global_factors gx) {
+  qtm_global_obs r;
+  double w0 = p->omega + p->g, w1 = p->omega - p->g;
+  /* written out, not looped: a loop here leaves a 176-byte stack frame in the kernel */
+  double iS0 = 1.0 / qtm_global_den(p, gx.s[0].cL, gx.s[0].cR);
+  double iS1 = 1.0 / qtm_global_den(p, gx.s[1].cL, gx.s[1].cR);
+  qtm_global_mode f0 = qtm_global_mode_stat(p, w0, gx.q[0].tl, gx.s[0], iS0);
+  qtm_global_mode f1 = qtm_global_mode_stat(p, w1, gx.q[1].tl, gx.s[1], iS1);
+  r.J = f0.J + f1.J;
+  r.J_rev = r.contrast = r.dJ_dTL = 0.0;
+  /* only when asked for, so that the compiler drops its divisions otherwise */
+  if (need & QTM_OBS_BIT(QTM_OBS_dJ_global_dTL)) r.dJ_dTL = f0.dJ_dTL + f1.dJ_dTL;
+  if (need & QTM_NEED_GLOBAL_REV) {
+    /* the reverse modes: TL <-> TR, so cL <-> cR and S <-> S'; their dJ_dTL is not used */
+    qtm_global_stat s0 = {gx.b_rev[0], gx.s[0].cR, gx.s[0].cL};
+    qtm_global_stat s1 = {gx.b_rev[1], gx.s[1].cR, gx.s[1].cL};
+    double iSp0 = 1.0 / qtm_global_den(p, s0.cL, s0.cR);
+    double iSp1 = 1.0 / qtm_global_den(p, s1.cL, s1.cR);
+    qtm_global_mode r0 = qtm_global_mode_stat(p, w0, gx.q[0].tr, s0, iSp0);
+    qtm_global_mode r1 = qtm_global_mode_stat(p, w1, gx.q[1].tr, s1, iSp1);
+    r.J_rev = r0.J + r1.J;
+    r.contrast = qtm_global_contrast(p, w0, f0, iS0 * iSp0, w1, f1, iS1 * iSp1, r.J, r.J_rev);
+  }
+  return r;
+}
+
 /* Fills the observables of `need` (a QTM_OBS_BIT set) of the (valid) point p into o, NaN where
  * one does not apply; other entries of o may be written or left as they were. Each mode's
  * thermal factors are computed once and shared by the forward and reverse process and every
@@ -620,10 +679,10 @@ QTM_FN void qtm_eval_closed_factors(const qtm_params *p, unsigned need,
     v[QTM_OBS_alpha] = fwd.alpha;
     v[QTM_OBS_J] = fwd.J;
     if (need & QTM_NEED_REV) {
-      qtm_local rev = qtm_local_current_stat(p, ls.rev);
-      v[QTM_OBS_J_rev] = rev.J;
-      v[QTM_OBS_contrast] = qtm_local_contrast_pair(p, q, fwd, rev);
-      v[QTM_OBS_ratio] = qtm_ratio(fwd.J, rev.J);
+      qtm_local_rev_obs r = qtm_local_rev_observables(p, q, fwd, ls.rev);
+      v[QTM_OBS_J_rev] = r.J_rev;
+      v[QTM_OBS_contrast] = r.contrast;
+      v[QTM_OBS_ratio] = r.ratio;
     }
     if (need & QTM_OBS_BIT(QTM_OBS_dJ_dTL)) v[QTM_OBS_dJ_dTL] = qtm_local_dJ_dTL_pair(p, q, fwd);
     /* Two-site quantities need two subsystems; populations and entanglement need qubits. */
@@ -657,31 +716,13 @@ QTM_FN void qtm_eval_closed_factors(const qtm_params *p, unsigned need,
 
   if (need & QTM_NEED_GLOBAL) {
     if (qtm_global_applies(p)) {
-      double w[2] = {p->omega + p->g, p->omega - p->g};
       qtm_global_factors gx = gf ? *gf : qtm_global_factors_at(p, need);
-      qtm_pair q0 = gx.q[0];
-      qtm_pair q1 = gx.q[1];
-      /* written out, not looped: a loop here leaves a 176-byte stack frame in the kernel */
-      double iS0 = 1.0 / qtm_global_den(p, gx.s[0].cL, gx.s[0].cR);
-      double iS1 = 1.0 / qtm_global_den(p, gx.s[1].cL, gx.s[1].cR);
-      qtm_global_mode f0 = qtm_global_mode_stat(p, w[0], q0.tl, gx.s[0], iS0);
-      qtm_global_mode f1 = qtm_global_mode_stat(p, w[1], q1.tl, gx.s[1], iS1);
-      v[QTM_OBS_J_global] = f0.J + f1.J;
-      /* stored only when asked for, so that the compiler drops its divisions otherwise */
-      if (need & QTM_OBS_BIT(QTM_OBS_dJ_global_dTL))
-        v[QTM_OBS_dJ_global_dTL] = f0.dJ_dTL + f1.dJ_dTL;
+      qtm_global_obs go = qtm_global_observables(p, need, gx);
+      v[QTM_OBS_J_global] = go.J;
+      if (need & QTM_OBS_BIT(QTM_OBS_dJ_global_dTL)) v[QTM_OBS_dJ_global_dTL] = go.dJ_dTL;
       if (need & QTM_NEED_GLOBAL_REV) {
-        /* the reverse modes: TL <-> TR, so cL <-> cR and S <-> S'; their dJ_dTL is not used */
-        qtm_global_stat s0 = {gx.b_rev[0], gx.s[0].cR, gx.s[0].cL};
-        qtm_global_stat s1 = {gx.b_rev[1], gx.s[1].cR, gx.s[1].cL};
-        double iSp0 = 1.0 / qtm_global_den(p, s0.cL, s0.cR);
-        double iSp1 = 1.0 / qtm_global_den(p, s1.cL, s1.cR);
-        qtm_global_mode r0 = qtm_global_mode_stat(p, w[0], q0.tr, s0, iSp0);
-        qtm_global_mode r1 = qtm_global_mode_stat(p, w[1], q1.tr, s1, iSp1);
-        v[QTM_OBS_J_global_rev] = r0.J + r1.J;
-        v[QTM_OBS_contrast_global] =
-            qtm_global_contrast(p, w[0], f0, iS0 * iSp0, w[1], f1, iS1 * iSp1,
-                                v[QTM_OBS_J_global], v[QTM_OBS_J_global_rev]);
+        v[QTM_OBS_J_global_rev] = go.J_rev;
+        v[QTM_OBS_contrast_global] = go.contrast;
       }
       if (need & QTM_OBS_BIT(QTM_OBS_kappa_global))
         v[QTM_OBS_kappa_global] = qtm_kappa_global_s(p, gx.x2_csch);

@@ -1,0 +1,249 @@
+/* The CPU backend's vector path (tile_eval_vec.h). A point of the currents and contrasts spends
+ * most of its time waiting on divisions (bench/NOTES.md section 15), and AVX-512 divides eight
+ * doubles an instruction. The build targets generic x86-64, so the loop that evaluates is
+ * compiled a second time for x86-64-v4 and chosen at run time.
+ *
+ * A run of points goes in blocks: the walk of qtm_tile_eval_range (scalar: carries and table
+ * entries) copies each point's varying parameters and table entries into arrays, one per
+ * quantity; a loop over the block then evaluates them through the very functions
+ * qtm_eval_closed_factors composes (qtm_local_current_stat, qtm_local_rev_observables,
+ * qtm_global_observables), which GCC vectorises there; the results are stored as the scalar
+ * path stores them. Same operations in the same order, each rounded once as in the scalar
+ * code (this file is compiled with -ffp-contract=off, so no FMA contracts them): the same
+ * bits, which test_tile_tables checks point by point against qtm_eval_closed_point. */
+#include "tile_eval_vec.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define QTM_HAVE_VEC 1
+#else
+#define QTM_HAVE_VEC 0
+#endif
+
+/* Points a block: its arrays (28 of them) stay in L1. */
+#define BLOCK 128
+
+/* The inputs that vary from point to point, and the results. */
+enum {
+  IN_OMEGA, IN_GL, IN_GR, IN_G,                      /* parameters */
+  IN_B, IN_UL, IN_UR, IN_RB, IN_RUL, IN_RUR,         /* local stats, forward and reverse */
+  IN_GB0, IN_GCL0, IN_GCR0, IN_GB1, IN_GCL1, IN_GCR1, /* global stats of the two modes */
+  IN_GBR0, IN_GBR1,                                  /* their reverse occupation gaps */
+  IN_APPLIES,                                        /* qtm_global_applies: 1 or 0 */
+  IN_COUNT
+};
+enum { R_J1, R_ALPHA, R_J, R_JREV, R_C, R_RATIO, R_JG, R_JGR, R_CG, R_COUNT };
+
+typedef struct block {
+  double in[IN_COUNT][BLOCK];
+  double res[R_COUNT][BLOCK];
+} block;
+
+/* What is the same at every point of the run (no axis of theirs; TL and TR are read by none of
+ * these formulas, whose temperature parts come from the tables). */
+typedef struct block_consts {
+  double TL, TR, epsL, epsR, eps_a;
+  int N;
+} block_consts;
+
+static int result_slot(int obs) {
+  switch (obs) {
+  case QTM_OBS_J1: return R_J1;
+  case QTM_OBS_alpha: return R_ALPHA;
+  case QTM_OBS_J: return R_J;
+  case QTM_OBS_J_rev: return R_JREV;
+  case QTM_OBS_contrast: return R_C;
+  case QTM_OBS_ratio: return R_RATIO;
+  case QTM_OBS_J_global: return R_JG;
+  case QTM_OBS_J_global_rev: return R_JGR;
+  default: return R_CG; /* contrast_global: the caller admits QTM_VEC_OBS only */
+  }
+}
+
+#if QTM_HAVE_VEC
+/* Points 0 .. n-1 of b. with_local and with_global are constants in each caller below, so each
+ * compiles to one loop without their branches. */
+static inline void eval_block(const block_consts *c, int n, block *b, const int with_local,
+                              const int with_global) {
+  const double TL = c->TL, TR = c->TR, epsL = c->epsL, epsR = c->epsR, eps_a = c->eps_a;
+  const int N = c->N;
+  for (int i = 0; i < n; ++i) {
+    qtm_params p;
+    p.omega = b->in[IN_OMEGA][i];
+    p.TL = TL;
+    p.TR = TR;
+    p.gammaL = b->in[IN_GL][i];
+    p.gammaR = b->in[IN_GR][i];
+    p.g = b->in[IN_G][i];
+    p.epsL = epsL;
+    p.epsR = epsR;
+    p.eps_a = eps_a;
+    p.N = N;
+    if (with_local) {
+      qtm_local_stat fwd_stat = {b->in[IN_B][i], b->in[IN_UL][i], b->in[IN_UR][i]};
+      qtm_local_stat rev_stat = {b->in[IN_RB][i], b->in[IN_RUL][i], b->in[IN_RUR][i]};
+      qtm_local fwd = qtm_local_current_stat(&p, fwd_stat);
+      /* with epsL == epsR the contrast does not read the pair */
+      qtm_pair q;
+      memset(&q, 0, sizeof q);
+      qtm_local_rev_obs r = qtm_local_rev_observables(&p, q, fwd, rev_stat);
+      b->res[R_J1][i] = fwd.J1;
+      b->res[R_ALPHA][i] = fwd.alpha;
+      b->res[R_J][i] = fwd.J;
+      b->res[R_JREV][i] = r.J_rev;
+      b->res[R_C][i] = r.contrast;
+      b->res[R_RATIO][i] = r.ratio;
+    }
+    if (with_global) {
+      qtm_global_factors gx;
+      memset(&gx, 0, sizeof gx); /* the pairs: read by dJ/dTL only, not asked for here */
+      gx.s[0].b = b->in[IN_GB0][i];
+      gx.s[0].cL = b->in[IN_GCL0][i];
+      gx.s[0].cR = b->in[IN_GCR0][i];
+      gx.s[1].b = b->in[IN_GB1][i];
+      gx.s[1].cL = b->in[IN_GCL1][i];
+      gx.s[1].cR = b->in[IN_GCR1][i];
+      gx.b_rev[0] = b->in[IN_GBR0][i];
+      gx.b_rev[1] = b->in[IN_GBR1][i];
+      qtm_global_obs go = qtm_global_observables(&p, QTM_NEED_GLOBAL_REV, gx);
+      /* NaN where the global forms do not apply, as qtm_eval_closed_factors stores */
+      int applies = b->in[IN_APPLIES][i] != 0.0;
+      b->res[R_JG][i] = applies ? go.J : NAN;
+      b->res[R_JGR][i] = applies ? go.J_rev : NAN;
+      b->res[R_CG][i] = applies ? go.contrast : NAN;
+    }
+  }
+}
+
+#define QTM_V4 __attribute__((target("arch=x86-64-v4"), flatten, noinline))
+QTM_V4 static void eval_local_v4(const block_consts *c, int n, block *b) {
+  eval_block(c, n, b, 1, 0);
+}
+QTM_V4 static void eval_global_v4(const block_consts *c, int n, block *b) {
+  eval_block(c, n, b, 0, 1);
+}
+QTM_V4 static void eval_both_v4(const block_consts *c, int n, block *b) {
+  eval_block(c, n, b, 1, 1);
+}
+#endif
+
+int qtm_tile_vec_available(void) {
+#if QTM_HAVE_VEC
+  static int available = -1; /* a benign race: every thread computes the same value */
+  if (available < 0) {
+    const char *env = getenv("QTM_CPU_VECTOR");
+    __builtin_cpu_init();
+    available = !(env && !strcmp(env, "0")) && __builtin_cpu_supports("avx512f") &&
+                __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd");
+  }
+  return available;
+#else
+  return 0;
+#endif
+}
+
+/* The statistics and N are parameters of no axis. */
+static int uniform_statistics(const qtm_grid_desc *d) {
+  for (int k = 0; k < d->naxes; ++k) {
+    int id = d->axis_id[k];
+    if (id == QTM_PARAM_epsL || id == QTM_PARAM_epsR || id == QTM_PARAM_eps_a ||
+        id == QTM_PARAM_N)
+      return 0;
+  }
+  return 1;
+}
+
+/* Copies point i's varying inputs into b. */
+static void gather(block *b, int i, const qtm_params *p, const qtm_tile_tables *tab,
+                   qtm_table_pos e, int with_local, int with_global) {
+  b->in[IN_OMEGA][i] = p->omega;
+  b->in[IN_GL][i] = p->gammaL;
+  b->in[IN_GR][i] = p->gammaR;
+  b->in[IN_G][i] = p->g;
+  if (with_local) {
+    const qtm_local_stats *s = tab->stats + e.stats;
+    b->in[IN_B][i] = s->fwd.b;
+    b->in[IN_UL][i] = s->fwd.uL;
+    b->in[IN_UR][i] = s->fwd.uR;
+    b->in[IN_RB][i] = s->rev.b;
+    b->in[IN_RUL][i] = s->rev.uL;
+    b->in[IN_RUR][i] = s->rev.uR;
+  }
+  if (with_global) {
+    const qtm_global_factors *g = tab->global + e.global;
+    b->in[IN_GB0][i] = g->s[0].b;
+    b->in[IN_GCL0][i] = g->s[0].cL;
+    b->in[IN_GCR0][i] = g->s[0].cR;
+    b->in[IN_GB1][i] = g->s[1].b;
+    b->in[IN_GCL1][i] = g->s[1].cL;
+    b->in[IN_GCR1][i] = g->s[1].cR;
+    b->in[IN_GBR0][i] = g->b_rev[0];
+    b->in[IN_GBR1][i] = g->b_rev[1];
+    b->in[IN_APPLIES][i] = qtm_global_applies(p) ? 1.0 : 0.0;
+  }
+}
+
+/* Stores the block's n results from tile point l on, as qtm_tile_store_point stores them. */
+static void store(const block *b, int n, const qtm_tile_out *out, int64_t l) {
+  for (int j = 0; j < out->nobs; ++j) {
+    const double *r = b->res[result_slot(out->obs[j])];
+    if (out->dtype == QTM_DTYPE_F32) {
+      float *o = (float *)out->data[j] + l;
+      for (int i = 0; i < n; ++i) o[i] = (float)r[i];
+    } else {
+      memcpy((double *)out->data[j] + l, r, (size_t)n * sizeof *r);
+    }
+  }
+}
+
+int qtm_tile_eval_range_vec(const qtm_grid_desc *d, const double *values, const qtm_tile *t,
+                            int64_t l0, int64_t l1, const qtm_tile_out *out, unsigned need,
+                            const qtm_tile_tables *tab) {
+#if QTM_HAVE_VEC
+  const unsigned local_obs = QTM_VEC_OBS & (QTM_NEED_LOCAL | QTM_NEED_REV);
+  const unsigned global_obs = QTM_VEC_OBS & QTM_NEED_GLOBAL;
+  const int with_local = (need & local_obs) != 0, with_global = (need & global_obs) != 0;
+  if (l0 >= l1 || !need || (need & ~QTM_VEC_OBS) || !qtm_tile_vec_available() || !tab ||
+      (with_local && !tab->stats) || (with_global && !tab->global) || !uniform_statistics(d))
+    return 0;
+  const int n = d->naxes;
+  int64_t coord[QTM_MAX_AXES];
+  qtm_params p;
+  const int derived_last = qtm_grid_derived_last(d);
+  qtm_tile_coord(t, n, l0, coord);
+  qtm_grid_point(d, values, coord, &p);
+  /* the contrast's equal-statistics form, the one that does not read the pair */
+  if (with_local && p.epsL != p.epsR) return 0;
+  const block_consts c = {p.TL, p.TR, p.epsL, p.epsR, p.eps_a, p.N};
+  qtm_table_pos e = qtm_table_pos_at(tab, t, n, coord);
+  block b;
+  for (int64_t start = l0, l = l0; start < l1; start = l) {
+    int i = 0;
+    /* the walk of qtm_tile_eval_range */
+    for (;;) {
+      gather(&b, i++, &p, tab, e, with_local, with_global);
+      if (++l == l1 || i == BLOCK) break;
+      int k = qtm_tile_step(t, n, coord);
+      qtm_table_pos_step(tab, t, n, k, &e);
+      qtm_grid_point_step(d, values, coord, k, derived_last, &p);
+    }
+    if (with_local && with_global) eval_both_v4(&c, i, &b);
+    else if (with_local) eval_local_v4(&c, i, &b);
+    else eval_global_v4(&c, i, &b);
+    store(&b, i, out, start);
+    if (l < l1) { /* on to the next block's first point */
+      int k = qtm_tile_step(t, n, coord);
+      qtm_table_pos_step(tab, t, n, k, &e);
+      qtm_grid_point_step(d, values, coord, k, derived_last, &p);
+    }
+  }
+  return 1;
+#else
+  (void)d, (void)values, (void)t, (void)l0, (void)l1, (void)out, (void)need, (void)tab;
+  return 0;
+#endif
+}

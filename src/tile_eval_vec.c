@@ -47,6 +47,7 @@ typedef struct block {
 typedef struct block_consts {
   double TL, TR, epsL, epsR, eps_a;
   int N;
+  int global_statistics; /* qtm_global_statistics, the same at every point */
 } block_consts;
 
 static int result_slot(int obs) {
@@ -159,7 +160,7 @@ static int uniform_statistics(const qtm_grid_desc *d) {
 
 /* Copies point i's varying inputs into b. */
 static void gather(block *b, int i, const qtm_params *p, const qtm_tile_tables *tab,
-                   qtm_table_pos e, int with_local, int with_global) {
+                   qtm_table_pos e, const block_consts *c, int with_local, int with_global) {
   b->in[IN_OMEGA][i] = p->omega;
   b->in[IN_GL][i] = p->gammaL;
   b->in[IN_GR][i] = p->gammaR;
@@ -183,7 +184,8 @@ static void gather(block *b, int i, const qtm_params *p, const qtm_tile_tables *
     b->in[IN_GCR1][i] = g->s[1].cR;
     b->in[IN_GBR0][i] = g->b_rev[0];
     b->in[IN_GBR1][i] = g->b_rev[1];
-    b->in[IN_APPLIES][i] = qtm_global_applies(p) ? 1.0 : 0.0;
+    /* qtm_global_applies, its part that is the same at every point tested once */
+    b->in[IN_APPLIES][i] = c->global_statistics && qtm_global_coupling(p->g, p->omega);
   }
 }
 
@@ -218,14 +220,14 @@ int qtm_tile_eval_range_vec(const qtm_grid_desc *d, const double *values, const 
   qtm_grid_point(d, values, coord, &p);
   /* the contrast's equal-statistics form, the one that does not read the pair */
   if (with_local && p.epsL != p.epsR) return 0;
-  const block_consts c = {p.TL, p.TR, p.epsL, p.epsR, p.eps_a, p.N};
+  const block_consts c = {p.TL, p.TR, p.epsL, p.epsR, p.eps_a, p.N, qtm_global_statistics(&p)};
   qtm_table_pos e = qtm_table_pos_at(tab, t, n, coord);
   block b;
   for (int64_t start = l0, l = l0; start < l1; start = l) {
     int i = 0;
     /* the walk of qtm_tile_eval_range */
     for (;;) {
-      gather(&b, i++, &p, tab, e, with_local, with_global);
+      gather(&b, i++, &p, tab, e, &c, with_local, with_global);
       if (++l == l1 || i == BLOCK) break;
       int k = qtm_tile_step(t, n, coord);
       qtm_table_pos_step(tab, t, n, k, &e);

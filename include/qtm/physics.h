@@ -401,10 +401,17 @@ QTM_FN qtm_populations qtm_qubit_populations_pair(const qtm_params *p, qtm_pair 
 
 /* ---- Global (strong-coupling) closed forms, Eqs. 21-25 ----------------------------------- */
 
-/* Global forms need two resonant qubits, bosonic baths and 0 < g < omega (section 7). */
+/* Global forms need two resonant qubits, bosonic baths (qtm_global_statistics) and 0 < g <
+ * omega (qtm_global_coupling) (section 7). A scan whose statistics and N are no axis tests the
+ * first once for all its points. */
+QTM_FN int qtm_global_statistics(const qtm_params *p) {
+  return p->N == 2 && p->eps_a == -1.0 && p->epsL == 1.0 && p->epsR == 1.0;
+}
+
+QTM_FN int qtm_global_coupling(double g, double omega) { return g > 0.0 && g < omega; }
+
 QTM_FN int qtm_global_applies(const qtm_params *p) {
-  return p->N == 2 && p->eps_a == -1.0 && p->epsL == 1.0 && p->epsR == 1.0 && p->g > 0.0 &&
-         p->g < p->omega;
+  return qtm_global_statistics(p) && qtm_global_coupling(p->g, p->omega);
 }
 
 /* coth(x/2) = (2 + m)/(-m) = 1 + 2n for bosons; 1 at T = 0. */

@@ -33,9 +33,11 @@ enum {
   IN_GB0, IN_GCL0, IN_GCR0, IN_GB1, IN_GCL1, IN_GCR1, /* global stats of the two modes */
   IN_GBR0, IN_GBR1,                                  /* their reverse occupation gaps */
   IN_APPLIES,                                        /* qtm_global_applies: 1 or 0 */
+  IN_TLX, IN_TLE, IN_TLM, IN_TRM,                    /* the local mode at TL (and m at TR) */
+  IN_G0X, IN_G0E, IN_G0M, IN_G1X, IN_G1E, IN_G1M,    /* the global modes at TL */
   IN_COUNT
 };
-enum { R_J1, R_ALPHA, R_J, R_JREV, R_C, R_RATIO, R_JG, R_JGR, R_CG, R_COUNT };
+enum { R_J1, R_ALPHA, R_J, R_JREV, R_C, R_RATIO, R_DJ, R_JG, R_JGR, R_CG, R_DJG, R_COUNT };
 
 typedef struct block {
   double in[IN_COUNT][BLOCK];
@@ -58,6 +60,8 @@ static int result_slot(int obs) {
   case QTM_OBS_J_rev: return R_JREV;
   case QTM_OBS_contrast: return R_C;
   case QTM_OBS_ratio: return R_RATIO;
+  case QTM_OBS_dJ_dTL: return R_DJ;
+  case QTM_OBS_dJ_global_dTL: return R_DJG;
   case QTM_OBS_J_global: return R_JG;
   case QTM_OBS_J_global_rev: return R_JGR;
   default: return R_CG; /* contrast_global: the caller admits QTM_VEC_OBS only */
@@ -65,10 +69,10 @@ static int result_slot(int obs) {
 }
 
 #if QTM_HAVE_VEC
-/* Points 0 .. n-1 of b. with_local and with_global are constants in each caller below, so each
- * compiles to one loop without their branches. */
+/* Points 0 .. n-1 of b. with_local, with_global and with_dj (the TL-derivatives) are constants
+ * in each caller below, so each compiles to one loop without their branches. */
 static inline void eval_block(const block_consts *c, int n, block *b, const int with_local,
-                              const int with_global) {
+                              const int with_global, const int with_dj) {
   const double TL = c->TL, TR = c->TR, epsL = c->epsL, epsR = c->epsR, eps_a = c->eps_a;
   const int N = c->N;
   for (int i = 0; i < n; ++i) {
@@ -87,9 +91,16 @@ static inline void eval_block(const block_consts *c, int n, block *b, const int 
       qtm_local_stat fwd_stat = {b->in[IN_B][i], b->in[IN_UL][i], b->in[IN_UR][i]};
       qtm_local_stat rev_stat = {b->in[IN_RB][i], b->in[IN_RUL][i], b->in[IN_RUR][i]};
       qtm_local fwd = qtm_local_current_stat(&p, fwd_stat);
-      /* with epsL == epsR the contrast does not read the pair */
+      /* with epsL == epsR the contrast does not read the pair; dJ/dTL reads tl and tr.m */
       qtm_pair q;
       memset(&q, 0, sizeof q);
+      if (with_dj) {
+        q.tl.x = b->in[IN_TLX][i];
+        q.tl.e = b->in[IN_TLE][i];
+        q.tl.m = b->in[IN_TLM][i];
+        q.tr.m = b->in[IN_TRM][i];
+        b->res[R_DJ][i] = qtm_local_dJ_dTL_pair(&p, q, fwd);
+      }
       qtm_local_rev_obs r = qtm_local_rev_observables(&p, q, fwd, rev_stat);
       b->res[R_J1][i] = fwd.J1;
       b->res[R_ALPHA][i] = fwd.alpha;
@@ -100,7 +111,15 @@ static inline void eval_block(const block_consts *c, int n, block *b, const int 
     }
     if (with_global) {
       qtm_global_factors gx;
-      memset(&gx, 0, sizeof gx); /* the pairs: read by dJ/dTL only, not asked for here */
+      memset(&gx, 0, sizeof gx); /* of the pairs, dJ/dTL reads tl only */
+      if (with_dj) {
+        gx.q[0].tl.x = b->in[IN_G0X][i];
+        gx.q[0].tl.e = b->in[IN_G0E][i];
+        gx.q[0].tl.m = b->in[IN_G0M][i];
+        gx.q[1].tl.x = b->in[IN_G1X][i];
+        gx.q[1].tl.e = b->in[IN_G1E][i];
+        gx.q[1].tl.m = b->in[IN_G1M][i];
+      }
       gx.s[0].b = b->in[IN_GB0][i];
       gx.s[0].cL = b->in[IN_GCL0][i];
       gx.s[0].cR = b->in[IN_GCR0][i];
@@ -109,25 +128,50 @@ static inline void eval_block(const block_consts *c, int n, block *b, const int 
       gx.s[1].cR = b->in[IN_GCR1][i];
       gx.b_rev[0] = b->in[IN_GBR0][i];
       gx.b_rev[1] = b->in[IN_GBR1][i];
-      qtm_global_obs go = qtm_global_observables(&p, QTM_NEED_GLOBAL_REV, gx);
+      const unsigned dj = with_dj ? QTM_OBS_BIT(QTM_OBS_dJ_global_dTL) : 0u;
+      qtm_global_obs go = qtm_global_observables(&p, QTM_NEED_GLOBAL_REV | dj, gx);
       /* NaN where the global forms do not apply, as qtm_eval_closed_factors stores */
       int applies = b->in[IN_APPLIES][i] != 0.0;
       b->res[R_JG][i] = applies ? go.J : NAN;
       b->res[R_JGR][i] = applies ? go.J_rev : NAN;
       b->res[R_CG][i] = applies ? go.contrast : NAN;
+      if (with_dj) b->res[R_DJG][i] = applies ? go.dJ_dTL : NAN;
     }
   }
 }
 
 #define QTM_V4 __attribute__((target("arch=x86-64-v4"), flatten, noinline))
 QTM_V4 static void eval_local_v4(const block_consts *c, int n, block *b) {
-  eval_block(c, n, b, 1, 0);
+  eval_block(c, n, b, 1, 0, 0);
 }
 QTM_V4 static void eval_global_v4(const block_consts *c, int n, block *b) {
-  eval_block(c, n, b, 0, 1);
+  eval_block(c, n, b, 0, 1, 0);
 }
 QTM_V4 static void eval_both_v4(const block_consts *c, int n, block *b) {
-  eval_block(c, n, b, 1, 1);
+  eval_block(c, n, b, 1, 1, 0);
+}
+QTM_V4 static void eval_local_dj_v4(const block_consts *c, int n, block *b) {
+  eval_block(c, n, b, 1, 0, 1);
+}
+QTM_V4 static void eval_global_dj_v4(const block_consts *c, int n, block *b) {
+  eval_block(c, n, b, 0, 1, 1);
+}
+QTM_V4 static void eval_both_dj_v4(const block_consts *c, int n, block *b) {
+  eval_block(c, n, b, 1, 1, 1);
+}
+
+/* The loop for these parts. */
+static void eval_v4(const block_consts *c, int n, block *b, int with_local, int with_global,
+                    int with_dj) {
+  if (with_dj) {
+    if (with_local && with_global) eval_both_dj_v4(c, n, b);
+    else if (with_local) eval_local_dj_v4(c, n, b);
+    else eval_global_dj_v4(c, n, b);
+  } else {
+    if (with_local && with_global) eval_both_v4(c, n, b);
+    else if (with_local) eval_local_v4(c, n, b);
+    else eval_global_v4(c, n, b);
+  }
 }
 #endif
 
@@ -160,7 +204,8 @@ static int uniform_statistics(const qtm_grid_desc *d) {
 
 /* Copies point i's varying inputs into b. */
 static void gather(block *b, int i, const qtm_params *p, const qtm_tile_tables *tab,
-                   qtm_table_pos e, const block_consts *c, int with_local, int with_global) {
+                   qtm_table_pos e, const block_consts *c, int with_local, int with_global,
+                   int with_dj) {
   b->in[IN_OMEGA][i] = p->omega;
   b->in[IN_GL][i] = p->gammaL;
   b->in[IN_GR][i] = p->gammaR;
@@ -173,6 +218,13 @@ static void gather(block *b, int i, const qtm_params *p, const qtm_tile_tables *
     b->in[IN_RB][i] = s->rev.b;
     b->in[IN_RUL][i] = s->rev.uL;
     b->in[IN_RUR][i] = s->rev.uR;
+    if (with_dj) {
+      const qtm_pair *q = &tab->local[e.local].q;
+      b->in[IN_TLX][i] = q->tl.x;
+      b->in[IN_TLE][i] = q->tl.e;
+      b->in[IN_TLM][i] = q->tl.m;
+      b->in[IN_TRM][i] = q->tr.m;
+    }
   }
   if (with_global) {
     const qtm_global_factors *g = tab->global + e.global;
@@ -184,6 +236,14 @@ static void gather(block *b, int i, const qtm_params *p, const qtm_tile_tables *
     b->in[IN_GCR1][i] = g->s[1].cR;
     b->in[IN_GBR0][i] = g->b_rev[0];
     b->in[IN_GBR1][i] = g->b_rev[1];
+    if (with_dj) {
+      b->in[IN_G0X][i] = g->q[0].tl.x;
+      b->in[IN_G0E][i] = g->q[0].tl.e;
+      b->in[IN_G0M][i] = g->q[0].tl.m;
+      b->in[IN_G1X][i] = g->q[1].tl.x;
+      b->in[IN_G1E][i] = g->q[1].tl.e;
+      b->in[IN_G1M][i] = g->q[1].tl.m;
+    }
     /* qtm_global_applies, its part that is the same at every point tested once */
     b->in[IN_APPLIES][i] = c->global_statistics && qtm_global_coupling(p->g, p->omega);
   }
@@ -208,9 +268,12 @@ int qtm_tile_eval_range_vec(const qtm_grid_desc *d, const double *values, const 
 #if QTM_HAVE_VEC
   const unsigned local_obs = QTM_VEC_OBS & (QTM_NEED_LOCAL | QTM_NEED_REV);
   const unsigned global_obs = QTM_VEC_OBS & QTM_NEED_GLOBAL;
+  const unsigned dj_obs = QTM_OBS_BIT(QTM_OBS_dJ_dTL) | QTM_OBS_BIT(QTM_OBS_dJ_global_dTL);
   const int with_local = (need & local_obs) != 0, with_global = (need & global_obs) != 0;
+  const int with_dj = (need & dj_obs) != 0;
   if (l0 >= l1 || !need || (need & ~QTM_VEC_OBS) || !qtm_tile_vec_available() || !tab ||
-      (with_local && !tab->stats) || (with_global && !tab->global) || !uniform_statistics(d))
+      (with_local && !tab->stats) || (with_local && with_dj && !tab->local) ||
+      (with_global && !tab->global) || !uniform_statistics(d))
     return 0;
   const int n = d->naxes;
   int64_t coord[QTM_MAX_AXES];
@@ -227,15 +290,13 @@ int qtm_tile_eval_range_vec(const qtm_grid_desc *d, const double *values, const 
     int i = 0;
     /* the walk of qtm_tile_eval_range */
     for (;;) {
-      gather(&b, i++, &p, tab, e, &c, with_local, with_global);
+      gather(&b, i++, &p, tab, e, &c, with_local, with_global, with_dj);
       if (++l == l1 || i == BLOCK) break;
       int k = qtm_tile_step(t, n, coord);
       qtm_table_pos_step(tab, t, n, k, &e);
       qtm_grid_point_step(d, values, coord, k, derived_last, &p);
     }
-    if (with_local && with_global) eval_both_v4(&c, i, &b);
-    else if (with_local) eval_local_v4(&c, i, &b);
-    else eval_global_v4(&c, i, &b);
+    eval_v4(&c, i, &b, with_local, with_global, with_dj);
     store(&b, i, out, start);
     if (l < l1) { /* on to the next block's first point */
       int k = qtm_tile_step(t, n, coord);

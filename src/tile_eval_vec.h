@@ -7,10 +7,12 @@
 #include "qtm/tile_eval.h"
 
 /* The observables the vector path evaluates: the local and global currents, forward and
- * reverse, their contrasts and the ratio (the benchmark's and the quickstart's). */
+ * reverse, their contrasts, the ratio and the TL-derivatives (the benchmark's, the
+ * quickstart's and the analysis' inputs). */
 #define QTM_VEC_OBS                                                                            \
   (QTM_OBS_BIT(QTM_OBS_J1) | QTM_OBS_BIT(QTM_OBS_alpha) | QTM_OBS_BIT(QTM_OBS_J) |              \
-   QTM_NEED_REV | QTM_OBS_BIT(QTM_OBS_J_global) | QTM_NEED_GLOBAL_REV)
+   QTM_NEED_REV | QTM_OBS_BIT(QTM_OBS_dJ_dTL) | QTM_OBS_BIT(QTM_OBS_J_global) |                 \
+   QTM_NEED_GLOBAL_REV | QTM_OBS_BIT(QTM_OBS_dJ_global_dTL))
 
 /* 1 where this CPU runs the vector path (AVX-512: x86-64-v4) and the environment does not
  * turn it off (QTM_CPU_VECTOR=0); read once. */

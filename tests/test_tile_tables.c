@@ -119,6 +119,11 @@ static int need_sets(unsigned *sets) {
   sets[n++] = QTM_OBS_BIT(QTM_OBS_dJ_dTL) | QTM_OBS_BIT(QTM_OBS_dJ_global_dTL) |
               QTM_OBS_BIT(QTM_OBS_concurrence);
   sets[n++] = QTM_VEC_OBS;
+  sets[n++] = QTM_OBS_BIT(QTM_OBS_J) | QTM_OBS_BIT(QTM_OBS_J_rev) | /* the analysis' inputs */
+              QTM_OBS_BIT(QTM_OBS_contrast) | QTM_OBS_BIT(QTM_OBS_ratio) |
+              QTM_OBS_BIT(QTM_OBS_dJ_dTL) | QTM_OBS_BIT(QTM_OBS_J_global) |
+              QTM_OBS_BIT(QTM_OBS_J_global_rev) | QTM_OBS_BIT(QTM_OBS_contrast_global) |
+              QTM_OBS_BIT(QTM_OBS_dJ_global_dTL);
   return n;
 }
 

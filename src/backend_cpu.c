@@ -91,6 +91,25 @@ void qtm_tile_tables_free(qtm_tile_tables *tab) {
   tab->rates = NULL;
 }
 
+/* A tile's outputs as two views of the same arrays: the observables of the vector path
+ * (QTM_VEC_OBS) and the rest. */
+typedef struct out_split {
+  qtm_tile_out vec, rest;
+  unsigned need_vec, need_rest;
+} out_split;
+
+static void split_out(const qtm_tile_out *out, out_split *s) {
+  s->vec.dtype = s->rest.dtype = out->dtype;
+  s->vec.nobs = s->rest.nobs = 0;
+  for (int j = 0; j < out->nobs; ++j) {
+    qtm_tile_out *to = (QTM_OBS_BIT(out->obs[j]) & QTM_VEC_OBS) ? &s->vec : &s->rest;
+    to->obs[to->nobs] = out->obs[j];
+    to->data[to->nobs++] = out->data[j];
+  }
+  s->need_vec = qtm_tile_out_need(&s->vec);
+  s->need_rest = qtm_tile_out_need(&s->rest);
+}
+
 /* The tile's points in chunks, each evaluated and then handed to c (when there is one) by the
  * same thread; c prepared for fewer threads than the backend's (the analysis caps its buffers)
  * gets the whole tile afterwards, on this thread, rather than slow the evaluation down. */
@@ -105,6 +124,8 @@ static qtm_status cpu_eval_tile_consumed(qtm_backend *b, const qtm_tile *t,
   const double *values = g->values;
   const unsigned need = qtm_tile_out_need(out);
   const qtm_tile_consumer *fused = c && c->threads >= impl->threads ? c : NULL;
+  out_split split;
+  split_out(out, &split);
   qtm_tile_tables tab;
   qtm_tile_tables_init(&tab, d, t, need);
   /* Chunks of points handed out as threads come free: every point costs about the same, but
@@ -119,8 +140,13 @@ static qtm_status cpu_eval_tile_consumed(qtm_backend *b, const qtm_tile *t,
 #pragma omp for schedule(dynamic, 1)
     for (int64_t k = 0; k < (t->npoints + CHUNK - 1) / CHUNK; ++k) {
       int64_t l0 = k * CHUNK, l1 = l0 + CHUNK < t->npoints ? l0 + CHUNK : t->npoints;
-      if (!qtm_tile_eval_range_vec(d, values, t, l0, l1, out, need, &tab))
+      /* the vector path's observables through it, the others (and all where it does not
+       * apply) through the scalar path: each value has the same bits whatever else a point
+       * evaluates */
+      if (!qtm_tile_eval_range_vec(d, values, t, l0, l1, &split.vec, split.need_vec, &tab))
         qtm_tile_eval_range(d, values, t, l0, l1, out, need, &tab);
+      else if (split.rest.nobs > 0)
+        qtm_tile_eval_range(d, values, t, l0, l1, &split.rest, split.need_rest, &tab);
       if (fused) fused->range(fused->ctx, t, out, l0, l1);
     }
     if (fused) fused->end(fused->ctx, t);

@@ -14,6 +14,7 @@
 #include "tile_eval_vec.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,15 +178,17 @@ static void eval_v4(const block_consts *c, int n, block *b, int with_local, int 
 
 int qtm_tile_vec_available(void) {
 #if QTM_HAVE_VEC
-  static int available = -1; /* a benign race: every thread computes the same value */
-  if (available < 0) {
+  static atomic_int available = -1; /* threads that ask at once compute the same value */
+  int a = atomic_load_explicit(&available, memory_order_relaxed);
+  if (a < 0) {
     const char *env = getenv("QTM_CPU_VECTOR");
     __builtin_cpu_init();
-    available = !(env && !strcmp(env, "0")) && __builtin_cpu_supports("avx512f") &&
-                __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
-                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd");
+    a = !(env && !strcmp(env, "0")) && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd");
+    atomic_store_explicit(&available, a, memory_order_relaxed);
   }
-  return available;
+  return a;
 #else
   return 0;
 #endif

@@ -7,8 +7,8 @@
  * entries) copies each point's varying parameters and table entries into arrays, one per
  * quantity; a loop over the block then evaluates them through the very functions
  * qtm_eval_closed_factors composes (qtm_local_current_stat, qtm_local_rev_observables,
- * qtm_global_observables), which GCC vectorises there; the results are stored as the scalar
- * path stores them. Same operations in the same order, each rounded once as in the scalar
+ * qtm_local_dJ_dTL_pair, qtm_global_observables), which GCC vectorises there; the results are
+ * stored as the scalar path stores them. Same operations in the same order, each rounded once as in the scalar
  * code (this file is compiled with -ffp-contract=off, so no FMA contracts them): the same
  * bits, which test_tile_tables checks point by point against qtm_eval_closed_point. */
 #include "tile_eval_vec.h"
@@ -24,7 +24,7 @@
 #define QTM_HAVE_VEC 0
 #endif
 
-/* Points a block: its arrays (28 of them) stay in L1. */
+/* Points a block: its 40 arrays (41 KB) about fill a core's L1. */
 #define BLOCK 128
 
 /* The inputs that vary from point to point, and the results. */
@@ -141,25 +141,18 @@ static inline void eval_block(const block_consts *c, int n, block *b, const int 
   }
 }
 
-#define QTM_V4 __attribute__((target("arch=x86-64-v4"), flatten, noinline))
-QTM_V4 static void eval_local_v4(const block_consts *c, int n, block *b) {
-  eval_block(c, n, b, 1, 0, 0);
-}
-QTM_V4 static void eval_global_v4(const block_consts *c, int n, block *b) {
-  eval_block(c, n, b, 0, 1, 0);
-}
-QTM_V4 static void eval_both_v4(const block_consts *c, int n, block *b) {
-  eval_block(c, n, b, 1, 1, 0);
-}
-QTM_V4 static void eval_local_dj_v4(const block_consts *c, int n, block *b) {
-  eval_block(c, n, b, 1, 0, 1);
-}
-QTM_V4 static void eval_global_dj_v4(const block_consts *c, int n, block *b) {
-  eval_block(c, n, b, 0, 1, 1);
-}
-QTM_V4 static void eval_both_dj_v4(const block_consts *c, int n, block *b) {
-  eval_block(c, n, b, 1, 1, 1);
-}
+/* One compiled loop per combination of parts, each for x86-64-v4 with every call inlined. */
+#define QTM_V4_LOOP(name, local, global, dj)                                                   \
+  __attribute__((target("arch=x86-64-v4"), flatten, noinline)) static void name(               \
+      const block_consts *c, int n, block *b) {                                                \
+    eval_block(c, n, b, local, global, dj);                                                    \
+  }
+QTM_V4_LOOP(eval_local_v4, 1, 0, 0)
+QTM_V4_LOOP(eval_global_v4, 0, 1, 0)
+QTM_V4_LOOP(eval_both_v4, 1, 1, 0)
+QTM_V4_LOOP(eval_local_dj_v4, 1, 0, 1)
+QTM_V4_LOOP(eval_global_dj_v4, 0, 1, 1)
+QTM_V4_LOOP(eval_both_dj_v4, 1, 1, 1)
 
 /* The loop for these parts. */
 static void eval_v4(const block_consts *c, int n, block *b, int with_local, int with_global,

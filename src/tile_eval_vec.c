@@ -8,9 +8,10 @@
  * quantity; a loop over the block then evaluates them through the very functions
  * qtm_eval_closed_factors composes (qtm_local_current_stat, qtm_local_rev_observables,
  * qtm_local_dJ_dTL_pair, qtm_global_observables), which GCC vectorises there; the results are
- * stored as the scalar path stores them. Same operations in the same order, each rounded once as in the scalar
- * code (this file is compiled with -ffp-contract=off, so no FMA contracts them): the same
- * bits, which test_tile_tables checks point by point against qtm_eval_closed_point. */
+ * stored as the scalar path stores them. Same operations in the same order, each rounded once
+ * as in the scalar code (this file is compiled with -ffp-contract=off, so no FMA contracts
+ * them): the same bits, which test_tile_tables checks point by point against
+ * qtm_eval_closed_point. */
 #include "tile_eval_vec.h"
 
 #include <math.h>
@@ -18,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+/* QTM_VEC_GCC: set by CMakeLists.txt for GCC, with the flags that make the copy give the same
+ * bits; other compilers build the scalar path only. */
+#if defined(QTM_VEC_GCC) && defined(__x86_64__)
 #define QTM_HAVE_VEC 1
 #else
 #define QTM_HAVE_VEC 0
@@ -48,11 +51,11 @@ typedef struct block {
 /* What is the same at every point of the run (no axis of theirs; TL and TR are read by none of
  * these formulas, whose temperature parts come from the tables). */
 typedef struct block_consts {
-  double TL, TR, epsL, epsR, eps_a;
-  int N;
+  double TL, TR, epsL, epsR, eps_a; /* and N = 2 */
   int global_statistics; /* qtm_global_statistics, the same at every point */
 } block_consts;
 
+#if QTM_HAVE_VEC
 static int result_slot(int obs) {
   switch (obs) {
   case QTM_OBS_J1: return R_J1;
@@ -69,13 +72,11 @@ static int result_slot(int obs) {
   }
 }
 
-#if QTM_HAVE_VEC
 /* Points 0 .. n-1 of b. with_local, with_global and with_dj (the TL-derivatives) are constants
  * in each caller below, so each compiles to one loop without their branches. */
 static inline void eval_block(const block_consts *c, int n, block *b, const int with_local,
                               const int with_global, const int with_dj) {
   const double TL = c->TL, TR = c->TR, epsL = c->epsL, epsR = c->epsR, eps_a = c->eps_a;
-  const int N = c->N;
   for (int i = 0; i < n; ++i) {
     qtm_params p;
     p.omega = b->in[IN_OMEGA][i];
@@ -87,7 +88,7 @@ static inline void eval_block(const block_consts *c, int n, block *b, const int 
     p.epsL = epsL;
     p.epsR = epsR;
     p.eps_a = eps_a;
-    p.N = N;
+    p.N = 2; /* a constant: its tests fold away (GCC vectorises no select on an int test) */
     if (with_local) {
       qtm_local_stat fwd_stat = {b->in[IN_B][i], b->in[IN_UL][i], b->in[IN_UR][i]};
       qtm_local_stat rev_stat = {b->in[IN_RB][i], b->in[IN_RUL][i], b->in[IN_RUR][i]};
@@ -141,9 +142,12 @@ static inline void eval_block(const block_consts *c, int n, block *b, const int 
   }
 }
 
-/* One compiled loop per combination of parts, each for x86-64-v4 with every call inlined. */
+/* One compiled loop per combination of parts, each for AVX-512 (the features the run-time test
+ * asks for, named one by one: GCC before 11 knows no "arch=x86-64-v4") with every call
+ * inlined. */
 #define QTM_V4_LOOP(name, local, global, dj)                                                   \
-  __attribute__((target("arch=x86-64-v4"), flatten, noinline)) static void name(               \
+  __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx512cd"), flatten, noinline))    \
+  static void name(                                                                            \
       const block_consts *c, int n, block *b) {                                                \
     eval_block(c, n, b, local, global, dj);                                                    \
   }
@@ -166,25 +170,6 @@ static void eval_v4(const block_consts *c, int n, block *b, int with_local, int 
     else if (with_local) eval_local_v4(c, n, b);
     else eval_global_v4(c, n, b);
   }
-}
-#endif
-
-int qtm_tile_vec_available(void) {
-#if QTM_HAVE_VEC
-  static atomic_int available = -1; /* threads that ask at once compute the same value */
-  int a = atomic_load_explicit(&available, memory_order_relaxed);
-  if (a < 0) {
-    const char *env = getenv("QTM_CPU_VECTOR");
-    __builtin_cpu_init();
-    a = !(env && !strcmp(env, "0")) && __builtin_cpu_supports("avx512f") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd");
-    atomic_store_explicit(&available, a, memory_order_relaxed);
-  }
-  return a;
-#else
-  return 0;
-#endif
 }
 
 /* The statistics and N are parameters of no axis. */
@@ -257,6 +242,25 @@ static void store(const block *b, int n, const qtm_tile_out *out, int64_t l) {
     }
   }
 }
+#endif
+
+int qtm_tile_vec_available(void) {
+#if QTM_HAVE_VEC
+  static atomic_int available = -1; /* threads that ask at once compute the same value */
+  int a = atomic_load_explicit(&available, memory_order_relaxed);
+  if (a < 0) {
+    const char *env = getenv("QTM_CPU_VECTOR");
+    __builtin_cpu_init();
+    a = !(env && !strcmp(env, "0")) && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd");
+    atomic_store_explicit(&available, a, memory_order_relaxed);
+  }
+  return a;
+#else
+  return 0;
+#endif
+}
 
 int qtm_tile_eval_range_vec(const qtm_grid_desc *d, const double *values, const qtm_tile *t,
                             int64_t l0, int64_t l1, const qtm_tile_out *out, unsigned need,
@@ -277,9 +281,10 @@ int qtm_tile_eval_range_vec(const qtm_grid_desc *d, const double *values, const 
   const int derived_last = qtm_grid_derived_last(d);
   qtm_tile_coord(t, n, l0, coord);
   qtm_grid_point(d, values, coord, &p);
-  /* the contrast's equal-statistics form, the one that does not read the pair */
-  if (with_local && p.epsL != p.epsR) return 0;
-  const block_consts c = {p.TL, p.TR, p.epsL, p.epsR, p.eps_a, p.N, qtm_global_statistics(&p)};
+  /* two subsystems, and the contrast's equal-statistics form, the one that does not read the
+   * pair */
+  if (p.N != 2 || (with_local && p.epsL != p.epsR)) return 0;
+  const block_consts c = {p.TL, p.TR, p.epsL, p.epsR, p.eps_a, qtm_global_statistics(&p)};
   qtm_table_pos e = qtm_table_pos_at(tab, t, n, coord);
   block b;
   for (int64_t start = l0, l = l0; start < l1; start = l) {

@@ -19,8 +19,9 @@
 int qtm_tile_vec_available(void);
 
 /* qtm_tile_eval_range of points l0 .. l1-1, through the vector path, when it applies: `need`
- * within QTM_VEC_OBS, the statistics and N the same at every point (no axis of theirs) with
- * epsL == epsR, and tab holding the tables those observables read. Returns 1 when it
+ * within QTM_VEC_OBS, the statistics and N the same at every point (no axis of theirs), N = 2,
+ * epsL == epsR where a local observable is asked for, and tab holding the tables those
+ * observables read. Returns 1 when it
  * evaluated the points, 0 (nothing written) when it does not apply. */
 int qtm_tile_eval_range_vec(const qtm_grid_desc *d, const double *values, const qtm_tile *t,
                             int64_t l0, int64_t l1, const qtm_tile_out *out, unsigned need,

@@ -233,6 +233,48 @@ Test(special_forms, qubits_between_bosonic_baths_eqs_10_to_14) {
   }
 }
 
+/* Eqs. 10-11 where the rates and g are tiny: at 1e-160 the products 4g^2 and gL gR cL cR are
+ * subnormal (a few significant digits: the values agree to 1e-2 only) and the inverse of
+ * alpha's denominator would overflow; alpha must stay in [0, 1] and the currents finite. Where
+ * the products are normal (1e-150 and up) the long-double values hold to 1e-13. */
+Test(special_forms, tiny_rates_and_coupling) {
+  const double scale[] = {1e-160, 1e-150, 1e-100, 1.0};
+  for (int k = 0; k < 4; ++k) {
+    qtm_params p = fig2_params();
+    p.TL = 1.0;
+    p.TR = 0.5;
+    p.gammaL = p.gammaR = scale[k];
+    p.g = 0.1 * scale[k];
+    qtm_obs o = eval_at(&p);
+    long double xL = 1.0L / p.TL, xR = 1.0L / p.TR, gL = p.gammaL, gR = p.gammaR, g = p.g;
+    long double cL = coth_l(xL / 2), cR = coth_l(xR / 2);
+    long double J1 = 2 * gL * gR * (bose_l(xL) - bose_l(xR)) / (gL * cL + gR * cR);
+    long double alpha = 1 / (1 + gL * gR / (4 * g * g) * cL * cR);
+    cr_expect(o.v[QTM_OBS_alpha] >= 0.0 && o.v[QTM_OBS_alpha] <= 1.0, "alpha = %g at scale %g",
+              o.v[QTM_OBS_alpha], scale[k]);
+    double tol = k == 0 ? 1e-2 : 1e-13;
+    expect_rel(o.v[QTM_OBS_alpha], (double)alpha, tol, "Eq. 10 alpha, tiny rates");
+    expect_rel(o.v[QTM_OBS_J1], (double)J1, tol, "Eq. 11 J1, tiny rates");
+    expect_rel(o.v[QTM_OBS_J], (double)(alpha * J1), tol, "Eq. 10 J, tiny rates");
+    cr_expect(isfinite(o.v[QTM_OBS_ratio]) && isfinite(o.v[QTM_OBS_dJ_dTL]) &&
+                  isfinite(o.v[QTM_OBS_coherence]),
+              "ratio %g, dJ/dTL %g, coherence %g at scale %g", o.v[QTM_OBS_ratio],
+              o.v[QTM_OBS_dJ_dTL], o.v[QTM_OBS_coherence], scale[k]);
+  }
+  /* qubits between fermionic baths at TL = 1e304: u ~ 1e-304, so S = gL uL + gR uR ~ 5e-309
+   * (subnormal) with rates 1e-5; J1 and the coherence are finite and positive */
+  qtm_params p = fig2_params();
+  p.TL = 1e304;
+  p.TR = 1e303;
+  p.gammaL = p.gammaR = 1e-5;
+  p.epsL = p.epsR = -1.0;
+  p.eps_a = 1.0;
+  qtm_obs o = eval_at(&p);
+  cr_expect(isfinite(o.v[QTM_OBS_J1]) && o.v[QTM_OBS_J1] > 0.0, "J1 = %g", o.v[QTM_OBS_J1]);
+  cr_expect(isfinite(o.v[QTM_OBS_coherence]) && o.v[QTM_OBS_coherence] > 0.0, "coherence = %g",
+            o.v[QTM_OBS_coherence]);
+}
+
 Test(special_forms, eq24_global_contrast_at_zero_TR) {
   qtm_params p;
   qtm_params_default(&p);

@@ -309,6 +309,11 @@ Test(scan, dry_run_and_config_errors_write_nothing) {
               "--shard", "0/3", NULL);
   cr_expect(strstr(r.out, "shard:    0 of 3: tiles 0 to 1, 16 points") != NULL, "%s", r.out);
   qtm_proc_free(&r);
+  r = qtmscan("run", cfg, "--dry-run", "--backend", "cpu", "--set", "output.tile_points=8",
+              "--shard", "0/9", NULL); /* 9 slabs of 7 tiles: floor(7 * 1/9) = 0, slab 0 empty */
+  cr_expect(strstr(r.out, "shard:    0 of 9: no tiles (9 shards of 7 tiles)") != NULL, "%s",
+            r.out);
+  qtm_proc_free(&r);
   cr_expect(!exists(out), "--dry-run wrote the output");
 
   r = qtmscan("run", cfg, "--set", "observables=[J, no_such_thing]", NULL);

@@ -6,9 +6,10 @@
  * qtm_tile_eval_point_tab with tables built for several observable sets, is compared by memcmp
  * with qtm_grid_point + qtm_eval_closed_point at that point. The tests also check that tables
  * were in use (and that some tiles fell back to the per-point path), so that they cannot pass
- * vacuously. The CPU's vector path (src/tile_eval_vec.c) is held to the same bits, on whole
- * tiles and on runs split anywhere, where it applies (and required to run there on a CPU with
- * AVX-512). */
+ * vacuously. The CPU's vector path (src/tile_eval_vec.c) is held to the same bits where it
+ * applies (and required to run there on a CPU with AVX-512): whole tiles and runs split at a
+ * third and around its block size, float64 against the point alone and float32 against the
+ * scalar path, over outputs filled with a pattern so that a value left unwritten shows. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -97,8 +98,49 @@ static void out_init(qtm_tile_out *out, unsigned need, int64_t npoints) {
     }
 }
 
-static void out_zero(const qtm_tile_out *out, int64_t npoints) {
-  for (int j = 0; j < out->nobs; ++j) memset(out->data[j], 0, (size_t)npoints * sizeof(double));
+/* Fills the outputs with a byte pattern no evaluation gives (-1.2e-130 as a double), so that a
+ * value left unwritten shows, also where the reference is 0. */
+static void out_poison(const qtm_tile_out *out, int64_t npoints) {
+  size_t size = out->dtype == QTM_DTYPE_F32 ? sizeof(float) : sizeof(double);
+  for (int j = 0; j < out->nobs; ++j) memset(out->data[j], 0xA5, (size_t)npoints * size);
+}
+
+/* The vector path on the whole tile and on runs split at a third and around the block size
+ * (127, 128, 129), against the point alone (float64) and against the scalar path (float32,
+ * byte for byte); returns 0 where the path does not apply. */
+static int check_vector_path(const char *what, const qtm_grid *g, const qtm_tile *t,
+                             qtm_tile_out *out, unsigned need, const qtm_tile_tables *tab) {
+  out_poison(out, t->npoints);
+  if (!qtm_tile_eval_range_vec(&g->desc, g->values, t, 0, t->npoints, out, need, tab)) return 0;
+  expect_same_bits(what, g, t, out);
+  const int64_t splits[] = {t->npoints / 3, 127, 128, 129};
+  for (size_t k = 0; k < sizeof splits / sizeof *splits; ++k) {
+    int64_t m = splits[k];
+    if (m <= 0 || m >= t->npoints) continue;
+    out_poison(out, t->npoints);
+    cr_assert(qtm_tile_eval_range_vec(&g->desc, g->values, t, 0, m, out, need, tab));
+    cr_assert(qtm_tile_eval_range_vec(&g->desc, g->values, t, m, t->npoints, out, need, tab));
+    expect_same_bits(what, g, t, out);
+  }
+  qtm_tile_out v32 = *out, s32 = *out;
+  v32.dtype = s32.dtype = QTM_DTYPE_F32;
+  for (int j = 0; j < out->nobs; ++j) {
+    v32.data[j] = malloc((size_t)t->npoints * sizeof(float));
+    s32.data[j] = malloc((size_t)t->npoints * sizeof(float));
+    cr_assert(v32.data[j] && s32.data[j]);
+  }
+  out_poison(&v32, t->npoints);
+  out_poison(&s32, t->npoints);
+  cr_assert(qtm_tile_eval_range_vec(&g->desc, g->values, t, 0, t->npoints, &v32, need, tab));
+  qtm_tile_eval_range(&g->desc, g->values, t, 0, t->npoints, &s32, need, tab);
+  for (int j = 0; j < out->nobs; ++j) {
+    cr_assert(memcmp(v32.data[j], s32.data[j], (size_t)t->npoints * sizeof(float)) == 0,
+              "%s: float32 %s differs from the scalar path", what,
+              qtm_obs_table[out->obs[j]].name);
+    free(v32.data[j]);
+    free(s32.data[j]);
+  }
+  return 1;
 }
 
 static void out_free(qtm_tile_out *out) {
@@ -164,22 +206,9 @@ static void check_case(const grid_case *c, int64_t tile_points, usage *u) {
       snprintf(what, sizeof what, "%s (tiles of %lld, set %d)", c->name, (long long)tile_points,
                s);
       expect_same_bits(what, &g, &t, &out);
-      /* the vector path, where it applies: the whole tile, and in two runs split anywhere (a
-       * block boundary in the middle of a line) */
-      out_zero(&out, t.npoints);
-      int64_t split = t.npoints / 3;
-      if (qtm_tile_eval_range_vec(&g.desc, g.values, &t, 0, t.npoints, &out, sets[s], &tab)) {
-        ++u->vec_runs;
-        snprintf(what, sizeof what, "%s (vector path, tiles of %lld, set %d)", c->name,
-                 (long long)tile_points, s);
-        expect_same_bits(what, &g, &t, &out);
-        out_zero(&out, t.npoints);
-        cr_assert(split == 0 || qtm_tile_eval_range_vec(&g.desc, g.values, &t, 0, split, &out,
-                                                         sets[s], &tab));
-        cr_assert(qtm_tile_eval_range_vec(&g.desc, g.values, &t, split, t.npoints, &out, sets[s],
-                                          &tab));
-        expect_same_bits(what, &g, &t, &out);
-      }
+      snprintf(what, sizeof what, "%s (vector path, tiles of %lld, set %d)", c->name,
+               (long long)tile_points, s);
+      u->vec_runs += check_vector_path(what, &g, &t, &out, sets[s], &tab);
       qtm_tile_tables_free(&tab);
       out_free(&out);
     }

@@ -61,7 +61,6 @@ QTM_FN double qtm_occupation_dT(qtm_thermal t, double w, double eps) {
   double h = qtm_h(t, eps);
   return t.x * t.x / w * t.e * h * h;
 }
-
 /* x_L - x_R = w (TR - TL) / (TL TR), in the one form that is exactly antisymmetric under
  * TL <-> TR; +-inf when one temperature is 0. */
 QTM_FN double qtm_inverse_temperature_gap(double w, double TL, double TR) {
@@ -158,31 +157,22 @@ typedef struct qtm_local {
   double uL;    /* 1 + (epsL - eps_a) nL = nL / n_a(TL) */
   double uR;    /* 1 + (epsR - eps_a) nR */
   double S;     /* gammaL uL + gammaR uR, Eq. 7 denominator */
-  double P;     /* 4g^2 + gammaL gammaR uL uR, alpha's denominator */
-  double inv_S, inv_P; /* 1/S, 1/P: each point divides once by each (bench/NOTES.md section 15) */
   double alpha; /* Eq. 6; 1 for N = 1 */
   double J1;    /* Eq. 7 */
   double J;     /* alpha J1, Eqs. 5 and 19 */
 } qtm_local;
 
-/* alpha = 4g^2 / (4g^2 + gammaL gammaR uL uR) (Eq. 6) = g4 / P, from g4 = 4g^2, X = gammaL
- * gammaR uL uR and inv_P = 1/(g4 + X): 0 at g = 0, 1 when a rate is 0. Multiplying by the
- * inverse (which the local current shares with dJ/dTL and the coherence) replaces the two
- * chained divisions of 1/(1 + X/g4): a CPU core spends much of a point waiting on divisions
- * (bench/NOTES.md section 15) and a GPU's double division is a Newton sequence. Where 4g^2
- * overflows (g > 1e154) it is 1/(1 + X/g4), the g -> inf limit (1, or NaN where X is inf). */
-QTM_FN double qtm_alpha_inv(double g, double g4, double X, double inv_P) {
-  if (g == 0.0) return 0.0;
-  if (X == 0.0) return 1.0; /* exactly: g4 (1/g4) is 1 - 1 ulp for some g4 (49, g = 3.5) */
-  if (isinf(g4)) return 1.0 / (1.0 + X / g4);
-  return g4 * inv_P;
-}
-
-/* alpha of Eq. 6 on its own. The products are grouped so that swapping TL and TR (uL <-> uR)
+/* alpha = 4g^2 / (4g^2 + gammaL gammaR uL uR) (Eq. 6), one division (not the two chained ones
+ * of 1/(1 + q), q = gL gR uL uR / 4g^2: a point waits on its divisions, bench/NOTES.md section
+ * 15); in [0, 1] wherever both terms are finite, since 4g^2 <= the denominator: 0 at g = 0, 1
+ * when a rate is 0. Where 4g^2 overflows (g > 1e154) it is 1/(1 + q), the g -> inf limit (1,
+ * or NaN where q is inf/inf). The products are grouped so that swapping TL and TR (uL <-> uR)
  * gives the same bits. */
 QTM_FN double qtm_alpha(double gL, double gR, double g, double uL, double uR) {
+  if (g == 0.0) return 0.0;
   double g4 = 4.0 * g * g, X = (gL * gR) * (uL * uR);
-  return qtm_alpha_inv(g, g4, X, 1.0 / (g4 + X));
+  if (isinf(g4)) return 1.0 / (1.0 + X / g4);
+  return g4 / (g4 + X);
 }
 
 /* The part of a local current that depends on the temperatures, the mode and the statistics
@@ -207,13 +197,9 @@ QTM_FN qtm_local qtm_local_current_stat(const qtm_params *p, qtm_local_stat s) {
   r.uL = s.uL;
   r.uR = s.uR;
   r.S = p->gammaL * r.uL + p->gammaR * r.uR;
-  double g4 = 4.0 * p->g * p->g, X = gLgR * (r.uL * r.uR); /* grouped as qtm_alpha groups them */
-  r.P = g4 + X;
-  r.inv_S = 1.0 / r.S;
-  r.inv_P = 1.0 / r.P;
   /* A disconnected bath carries no heat: J1 = 0, also when both rates are 0 (S = 0). */
-  r.J1 = gLgR == 0.0 ? 0.0 : ((2.0 * p->omega) * gLgR) * r.b * r.inv_S;
-  r.alpha = p->N >= 2 ? qtm_alpha_inv(p->g, g4, X, r.inv_P) : 1.0;
+  r.J1 = gLgR == 0.0 ? 0.0 : ((2.0 * p->omega) * gLgR) * r.b / r.S;
+  r.alpha = p->N >= 2 ? qtm_alpha(p->gammaL, p->gammaR, p->g, r.uL, r.uR) : 1.0;
   r.J = r.alpha * r.J1;
   return r;
 }
@@ -293,9 +279,9 @@ QTM_FN double qtm_local_dJ_dTL_pair(const qtm_params *p, qtm_pair q, qtm_local r
   qtm_thermal tl = q.tl, tr = q.tr;
   double dnL = qtm_occupation_dT(tl, p->omega, p->epsL);
   double cR = qtm_h(tr, p->epsR) / qtm_h(tr, p->epsL);
-  double alpha_term = p->N >= 2 ? gLgR * r.uR * r.inv_P : 0.0;
-  double bracket = cR - r.b * (p->epsL - p->eps_a) * (alpha_term + p->gammaL * r.inv_S);
-  double dJ = (2.0 * p->omega * r.alpha * gLgR * r.inv_S) * bracket * dnL;
+  double alpha_term = p->N >= 2 ? gLgR * r.uR / (4.0 * p->g * p->g + gLgR * (r.uL * r.uR)) : 0.0;
+  double bracket = cR - r.b * (p->epsL - p->eps_a) * (alpha_term + p->gammaL / r.S);
+  double dJ = (2.0 * p->omega * r.alpha * gLgR / r.S) * bracket * dnL;
   /* 0 where J vanishes identically near the point (gLgR or alpha 0) or dnL/dTL is 0; the
    * three tests as factors of one comparison, which the CPU's vector path vectorises (two
    * comparisons joined it does not) */
@@ -370,7 +356,10 @@ QTM_FN double qtm_entropy_production(double TL, double TR, double J) {
 QTM_FN double qtm_coherence(const qtm_params *p, qtm_local r) {
   double gLgR = p->gammaL * p->gammaR;
   if (p->g == 0.0 || gLgR == 0.0) return 0.0;
-  return 2.0 * p->g * gLgR * r.b * (r.inv_P * r.inv_S);
+  double P = 4.0 * p->g * p->g + gLgR * (r.uL * r.uR);
+  /* as (2 g b / S) (gL gR / P): two ratios of like sizes, where the product P S underflowed to
+   * 0 (a NaN, 0/0) once the rates and g were below ~1e-150 */
+  return 2.0 * p->g * r.b / r.S * (gLgR / P);
 }
 
 typedef struct qtm_populations {
@@ -443,41 +432,34 @@ QTM_FN qtm_global_stat qtm_global_stat_at(qtm_pair q) {
   return s;
 }
 
-/* gL c1 + gR c2: a global mode's forward (c1, c2 = cL, cR: S) or reverse (cR, cL: S')
- * denominator. A point inverts each once and multiplies: its current, derivative and the
- * contrast share the inverses, 5 divisions for the two modes' J, J_rev and the contrast instead
- * of 7 (bench/NOTES.md section 15). 0 where both rates are 0 (its inverse, inf, is never used
- * there: J = 0). 1/S is subnormal only for S > 4e307, where S S' had long overflowed before. */
-QTM_FN double qtm_global_den(const qtm_params *p, double c1, double c2) {
-  return p->gammaL * c1 + p->gammaR * c2;
-}
-
 /* One mode of Eq. 22, J(w) = gL gR w [nL - nR] / (gL coth(w/2TL) + gR coth(w/2TR)), with its
  * exact TL-derivative gL gR (gL + gR) w coth(w/2TR) dnL/dTL / den^2 (positive: the global
- * current has no NDTC). tl: the mode's thermal factors at TL; s: its temperature part;
- * inv_den: 1/qtm_global_den(p, s.cL, s.cR). */
+ * current has no NDTC). tl: the mode's thermal factors at TL; s: its temperature part. */
 QTM_FN qtm_global_mode qtm_global_mode_stat(const qtm_params *p, double w, qtm_thermal tl,
-                                            qtm_global_stat s, double inv_den) {
+                                            qtm_global_stat s) {
   qtm_global_mode r;
   double gLgR = p->gammaL * p->gammaR;
   r.b = s.b;
   r.cL = s.cL;
   r.cR = s.cR;
+  double den = p->gammaL * r.cL + p->gammaR * r.cR;
   if (gLgR == 0.0) {
     r.J = r.dJ_dTL = 0.0;
     return r;
   }
-  r.J = (gLgR * w) * r.b * inv_den;
-  r.dJ_dTL = gLgR * (p->gammaL + p->gammaR) * w * r.cR * (inv_den * inv_den) *
+  r.J = (gLgR * w) * r.b / den;
+  r.dJ_dTL = gLgR * (p->gammaL + p->gammaR) * w * r.cR / (den * den) *
              qtm_occupation_dT(tl, w, 1.0);
   return r;
 }
 
 /* Adds one mode's terms to the global contrast's sums (below): t |b| to num and t (cL + cR) to
- * den, t = w |b| / (S S'), from inv_SSp = 1/(S S'). */
-QTM_FN void qtm_global_contrast_add(double w, qtm_global_mode m, double inv_SSp, double *num,
-                                    double *den) {
-  double t = w * fabs(m.b) * inv_SSp;
+ * den, t = w |b| / (S S'). */
+QTM_FN void qtm_global_contrast_add(const qtm_params *p, double w, qtm_global_mode m,
+                                    double *num, double *den) {
+  double S = p->gammaL * m.cL + p->gammaR * m.cR;
+  double Sp = p->gammaL * m.cR + p->gammaR * m.cL;
+  double t = w * fabs(m.b) / (S * Sp);
   *num += t * fabs(m.b);
   *den += t * (m.cL + m.cR);
 }
@@ -485,14 +467,14 @@ QTM_FN void qtm_global_contrast_add(double w, qtm_global_mode m, double inv_SSp,
 /* Global contrast from the two modes, with the sum J + J_rev formed analytically:
  * J + J_rev = -2 (gL - gR) gL gR sum w b^2/(S S'), J - J_rev = gL gR (gL + gR) sum
  * w b (cL + cR)/(S S'), S = gL cL + gR cR, S' = gL cR + gR cL; both modes' b share a sign.
- * inv_SSp0, inv_SSp1: each mode's 1/(S S'). NaN where both global currents are 0. */
-QTM_FN double qtm_global_contrast(const qtm_params *p, double w0, qtm_global_mode m0,
-                                  double inv_SSp0, double w1, qtm_global_mode m1,
-                                  double inv_SSp1, double J, double J_rev) {
+ * NaN where both global currents are 0, and where S S' overflows (0/0). */
+QTM_FN double qtm_global_contrast(const qtm_params *p, double w0, qtm_global_mode m0, double w1,
+                                  qtm_global_mode m1, double J, double J_rev) {
   if (qtm_both_zero(J, J_rev)) return NAN;
   double num = 0.0, den = 0.0;
-  qtm_global_contrast_add(w0, m0, inv_SSp0, &num, &den);
-  qtm_global_contrast_add(w1, m1, inv_SSp1, &num, &den);
+  /* written out, not looped: a loop over modes leaves a stack frame in the CUDA kernel */
+  qtm_global_contrast_add(p, w0, m0, &num, &den);
+  qtm_global_contrast_add(p, w1, m1, &num, &den);
   return 2.0 * fabs(p->gammaL - p->gammaR) * num / ((p->gammaL + p->gammaR) * den);
 }
 
@@ -642,24 +624,20 @@ QTM_FN qtm_global_obs qtm_global_observables(const qtm_params *p, unsigned need,
   qtm_global_obs r;
   double w0 = p->omega + p->g, w1 = p->omega - p->g;
   /* written out, not looped: a loop here leaves a 176-byte stack frame in the kernel */
-  double iS0 = 1.0 / qtm_global_den(p, gx.s[0].cL, gx.s[0].cR);
-  double iS1 = 1.0 / qtm_global_den(p, gx.s[1].cL, gx.s[1].cR);
-  qtm_global_mode f0 = qtm_global_mode_stat(p, w0, gx.q[0].tl, gx.s[0], iS0);
-  qtm_global_mode f1 = qtm_global_mode_stat(p, w1, gx.q[1].tl, gx.s[1], iS1);
+  qtm_global_mode f0 = qtm_global_mode_stat(p, w0, gx.q[0].tl, gx.s[0]);
+  qtm_global_mode f1 = qtm_global_mode_stat(p, w1, gx.q[1].tl, gx.s[1]);
   r.J = f0.J + f1.J;
   r.J_rev = r.contrast = r.dJ_dTL = 0.0;
   /* only when asked for, so that the compiler drops its divisions otherwise */
   if (need & QTM_OBS_BIT(QTM_OBS_dJ_global_dTL)) r.dJ_dTL = f0.dJ_dTL + f1.dJ_dTL;
   if (need & QTM_NEED_GLOBAL_REV) {
-    /* the reverse modes: TL <-> TR, so cL <-> cR and S <-> S'; their dJ_dTL is not used */
+    /* the reverse modes: TL <-> TR, so cL <-> cR; their dJ_dTL is not used */
     qtm_global_stat s0 = {gx.b_rev[0], gx.s[0].cR, gx.s[0].cL};
     qtm_global_stat s1 = {gx.b_rev[1], gx.s[1].cR, gx.s[1].cL};
-    double iSp0 = 1.0 / qtm_global_den(p, s0.cL, s0.cR);
-    double iSp1 = 1.0 / qtm_global_den(p, s1.cL, s1.cR);
-    qtm_global_mode r0 = qtm_global_mode_stat(p, w0, gx.q[0].tr, s0, iSp0);
-    qtm_global_mode r1 = qtm_global_mode_stat(p, w1, gx.q[1].tr, s1, iSp1);
+    qtm_global_mode r0 = qtm_global_mode_stat(p, w0, gx.q[0].tr, s0);
+    qtm_global_mode r1 = qtm_global_mode_stat(p, w1, gx.q[1].tr, s1);
     r.J_rev = r0.J + r1.J;
-    r.contrast = qtm_global_contrast(p, w0, f0, iS0 * iSp0, w1, f1, iS1 * iSp1, r.J, r.J_rev);
+    r.contrast = qtm_global_contrast(p, w0, f0, w1, f1, r.J, r.J_rev);
   }
   return r;
 }

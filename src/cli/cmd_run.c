@@ -257,10 +257,13 @@ static void print_estimate(const qtm_scan_estimate *e, const qtm_config *cfg) {
     printf("%s %s[%lld]", k ? " x" : " =", qtm_axis_name(cfg->grid.desc.axis_id[k]),
            (long long)cfg->grid.desc.shape[k]);
   printf("\ntiles:    %lld of up to %lld points\n", (long long)e->tiles, (long long)e->tile_points);
-  if (e->shard_count > 0)
+  if (e->shard_count > 0 && e->end_tile > e->first_tile)
     printf("shard:    %d of %d: tiles %lld to %lld, %lld points\n", e->shard_index,
            e->shard_count, (long long)e->first_tile, (long long)e->end_tile - 1,
            (long long)e->job_points);
+  else if (e->shard_count > 0) /* more shards than tiles: some slabs are empty */
+    printf("shard:    %d of %d: no tiles (%d shards of %lld tiles)\n", e->shard_index,
+           e->shard_count, e->shard_count, (long long)e->tiles);
   printf("output:   %s, %d maps of %s, %.4g MB uncompressed\n", e->output, cfg->nobs,
          cfg->dtype == QTM_DTYPE_F32 ? "float32" : "float64", e->output_bytes / 1e6);
   printf("backend:  %s (%s)\n", e->backend, e->device);

@@ -48,11 +48,10 @@ typedef struct block {
   double res[R_COUNT][BLOCK];
 } block;
 
-/* What is the same at every point of the run (no axis of theirs; TL and TR are read by none of
- * these formulas, whose temperature parts come from the tables). */
+/* What is the same at every point of the run (no axis of theirs). */
 typedef struct block_consts {
-  double TL, TR, epsL, epsR, eps_a; /* and N = 2 */
-  int global_statistics; /* qtm_global_statistics, the same at every point */
+  double epsL, epsR, eps_a; /* and N = 2 */
+  int global_statistics;    /* qtm_global_statistics, the same at every point */
 } block_consts;
 
 #if QTM_HAVE_VEC
@@ -76,12 +75,13 @@ static int result_slot(int obs) {
  * in each caller below, so each compiles to one loop without their branches. */
 static inline void eval_block(const block_consts *c, int n, block *b, const int with_local,
                               const int with_global, const int with_dj) {
-  const double TL = c->TL, TR = c->TR, epsL = c->epsL, epsR = c->epsR, eps_a = c->eps_a;
+  const double epsL = c->epsL, epsR = c->epsR, eps_a = c->eps_a;
   for (int i = 0; i < n; ++i) {
     qtm_params p;
     p.omega = b->in[IN_OMEGA][i];
-    p.TL = TL;
-    p.TR = TR;
+    /* none of these formulas reads the temperatures (their parts come from the tables): a NaN
+     * would show in every value if one did */
+    p.TL = p.TR = NAN;
     p.gammaL = b->in[IN_GL][i];
     p.gammaR = b->in[IN_GR][i];
     p.g = b->in[IN_G][i];
@@ -284,26 +284,22 @@ int qtm_tile_eval_range_vec(const qtm_grid_desc *d, const double *values, const 
   /* two subsystems, and the contrast's equal-statistics form, the one that does not read the
    * pair */
   if (p.N != 2 || (with_local && p.epsL != p.epsR)) return 0;
-  const block_consts c = {p.TL, p.TR, p.epsL, p.epsR, p.eps_a, qtm_global_statistics(&p)};
+  const block_consts c = {p.epsL, p.epsR, p.eps_a, qtm_global_statistics(&p)};
   qtm_table_pos e = qtm_table_pos_at(tab, t, n, coord);
   block b;
-  for (int64_t start = l0, l = l0; start < l1; start = l) {
+  for (int64_t l = l0; l < l1;) {
+    const int64_t start = l;
     int i = 0;
-    /* the walk of qtm_tile_eval_range */
-    for (;;) {
+    do { /* the walk of qtm_tile_eval_range, from the run's first point on */
+      if (l > l0) {
+        int k = qtm_tile_step(t, n, coord);
+        qtm_table_pos_step(tab, t, n, k, &e);
+        qtm_grid_point_step(d, values, coord, k, derived_last, &p);
+      }
       gather(&b, i++, &p, tab, e, &c, with_local, with_global, with_dj);
-      if (++l == l1 || i == BLOCK) break;
-      int k = qtm_tile_step(t, n, coord);
-      qtm_table_pos_step(tab, t, n, k, &e);
-      qtm_grid_point_step(d, values, coord, k, derived_last, &p);
-    }
+    } while (++l < l1 && i < BLOCK);
     eval_v4(&c, i, &b, with_local, with_global, with_dj);
     store(&b, i, out, start);
-    if (l < l1) { /* on to the next block's first point */
-      int k = qtm_tile_step(t, n, coord);
-      qtm_table_pos_step(tab, t, n, k, &e);
-      qtm_grid_point_step(d, values, coord, k, derived_last, &p);
-    }
   }
   return 1;
 #else

@@ -210,6 +210,14 @@ Test(figures, fig5_global_conductance_peaks) {
 static long double coth_l(long double x) { return 1.0L / tanhl(x); }
 static long double bose_l(long double x) { return 1.0L / expm1l(x); }
 
+/* Eqs. 10-11 for qubits between bosonic baths (omega = 1) at p's temperatures and rates. */
+static void eqs_10_11_l(const qtm_params *p, long double *J1, long double *alpha) {
+  long double xL = 1.0L / p->TL, xR = 1.0L / p->TR, gL = p->gammaL, gR = p->gammaR, g = p->g;
+  long double cL = coth_l(xL / 2), cR = coth_l(xR / 2);
+  *J1 = 2 * gL * gR * (bose_l(xL) - bose_l(xR)) / (gL * cL + gR * cR); /* Eq. 11 */
+  *alpha = 1 / (1 + gL * gR / (4 * g * g) * cL * cR);                  /* Eq. 10 */
+}
+
 Test(special_forms, qubits_between_bosonic_baths_eqs_10_to_14) {
   qtm_rng r;
   qtm_rng_init(&r, 1011, "qubits_between_bosonic_baths_eqs_10_to_14");
@@ -217,9 +225,8 @@ Test(special_forms, qubits_between_bosonic_baths_eqs_10_to_14) {
     qtm_params p = random_point(&r, 0.05, 50, 1e-5, 1.0, 1);
     qtm_obs o = eval_at(&p);
     long double xL = 1.0L / p.TL, xR = 1.0L / p.TR, gL = p.gammaL, gR = p.gammaR, g = p.g;
-    long double cL = coth_l(xL / 2), cR = coth_l(xR / 2);
-    long double J1 = 2 * gL * gR * (bose_l(xL) - bose_l(xR)) / (gL * cL + gR * cR); /* Eq. 11 */
-    long double alpha = 1 / (1 + gL * gR / (4 * g * g) * cL * cR);                  /* Eq. 10 */
+    long double cL = coth_l(xL / 2), cR = coth_l(xR / 2), J1, alpha;
+    eqs_10_11_l(&p, &J1, &alpha);
     long double C1 = fabsl((gL - gR) / (gL + gR)) * fabsl((cR - cL) / (cR + cL));    /* Eq. 12 */
     long double Tm = (p.TL + p.TR) / 2.0L, xm = 1 / Tm, cm = coth_l(xm / 2);
     long double k1 = xm * xm * gL * gR / (sinhl(xm) * (gL + gR));                   /* Eq. 13 */
@@ -235,7 +242,8 @@ Test(special_forms, qubits_between_bosonic_baths_eqs_10_to_14) {
 
 /* Eqs. 10-11 where the rates and g are tiny: at 1e-160 the products 4g^2 and gL gR cL cR are
  * subnormal (a few significant digits: the values agree to 1e-2 only) and the inverse of
- * alpha's denominator would overflow; alpha must stay in [0, 1] and the currents finite. Where
+ * alpha's denominator overflows (a form multiplying by it gave alpha = inf); alpha must stay in
+ * [0, 1] and the currents finite. Where
  * the products are normal (1e-150 and up) the long-double values hold to 1e-13. */
 Test(special_forms, tiny_rates_and_coupling) {
   const double scale[] = {1e-160, 1e-150, 1e-100, 1.0};
@@ -246,10 +254,8 @@ Test(special_forms, tiny_rates_and_coupling) {
     p.gammaL = p.gammaR = scale[k];
     p.g = 0.1 * scale[k];
     qtm_obs o = eval_at(&p);
-    long double xL = 1.0L / p.TL, xR = 1.0L / p.TR, gL = p.gammaL, gR = p.gammaR, g = p.g;
-    long double cL = coth_l(xL / 2), cR = coth_l(xR / 2);
-    long double J1 = 2 * gL * gR * (bose_l(xL) - bose_l(xR)) / (gL * cL + gR * cR);
-    long double alpha = 1 / (1 + gL * gR / (4 * g * g) * cL * cR);
+    long double J1, alpha;
+    eqs_10_11_l(&p, &J1, &alpha);
     cr_expect(o.v[QTM_OBS_alpha] >= 0.0 && o.v[QTM_OBS_alpha] <= 1.0, "alpha = %g at scale %g",
               o.v[QTM_OBS_alpha], scale[k]);
     double tol = k == 0 ? 1e-2 : 1e-13;

@@ -98,8 +98,8 @@ static void out_init(qtm_tile_out *out, unsigned need, int64_t npoints) {
     }
 }
 
-/* Fills the outputs with a byte pattern no evaluation gives (-1.2e-130 as a double), so that a
- * value left unwritten shows, also where the reference is 0. */
+/* Fills the outputs with the byte 0xA5 (-2.5e-127 as a double, -2.9e-16 as a float), which no
+ * evaluation here gives, so that a value left unwritten shows, also where the reference is 0. */
 static void out_poison(const qtm_tile_out *out, int64_t npoints) {
   size_t size = out->dtype == QTM_DTYPE_F32 ? sizeof(float) : sizeof(double);
   for (int j = 0; j < out->nobs; ++j) memset(out->data[j], 0xA5, (size_t)npoints * size);
@@ -214,8 +214,8 @@ static void check_case(const grid_case *c, int64_t tile_points, usage *u) {
     }
   }
 
-  /* The backend, as a scan runs it: every observable (the scalar path), and the benchmark's
-   * six and all of the vector path's (that path where it applies). */
+  /* The backend, as a scan runs it: every observable (split between the vector path, where it
+   * applies, and the scalar one), the benchmark's six and all of the vector path's. */
   const unsigned backend_sets[] = {QTM_OBS_ALL, sets[1], QTM_VEC_OBS};
   for (size_t s = 0; s < sizeof backend_sets / sizeof *backend_sets; ++s) {
     qtm_scan_plan plan = {&g, tl.max_tile_points, QTM_DTYPE_F64, 0, {0}, 0};

@@ -61,6 +61,7 @@ QTM_FN double qtm_occupation_dT(qtm_thermal t, double w, double eps) {
   double h = qtm_h(t, eps);
   return t.x * t.x / w * t.e * h * h;
 }
+
 /* x_L - x_R = w (TR - TL) / (TL TR), in the one form that is exactly antisymmetric under
  * TL <-> TR; +-inf when one temperature is 0. */
 QTM_FN double qtm_inverse_temperature_gap(double w, double TL, double TR) {
@@ -276,18 +277,14 @@ QTM_FN qtm_local_rev_obs qtm_local_rev_observables(const qtm_params *p, qtm_pair
  * and that term is absent, which is exactly dJ1/dTL. */
 QTM_FN double qtm_local_dJ_dTL_pair(const qtm_params *p, qtm_pair q, qtm_local r) {
   double gLgR = p->gammaL * p->gammaR;
+  if (gLgR == 0.0 || r.alpha == 0.0) return 0.0; /* J vanishes identically near the point */
   qtm_thermal tl = q.tl, tr = q.tr;
   double dnL = qtm_occupation_dT(tl, p->omega, p->epsL);
+  if (dnL == 0.0) return 0.0;
   double cR = qtm_h(tr, p->epsR) / qtm_h(tr, p->epsL);
   double alpha_term = p->N >= 2 ? gLgR * r.uR / (4.0 * p->g * p->g + gLgR * (r.uL * r.uR)) : 0.0;
   double bracket = cR - r.b * (p->epsL - p->eps_a) * (alpha_term + p->gammaL / r.S);
-  double dJ = (2.0 * p->omega * r.alpha * gLgR / r.S) * bracket * dnL;
-  /* 0 where J vanishes identically near the point (gLgR or alpha 0) or dnL/dTL is 0; the
-   * three tests as factors of one comparison, which the CPU's vector path vectorises (two
-   * comparisons joined it does not) */
-  double nonzero = (gLgR == 0.0 ? 0.0 : 1.0) * (r.alpha == 0.0 ? 0.0 : 1.0) *
-                   (dnL == 0.0 ? 0.0 : 1.0);
-  return nonzero == 0.0 ? 0.0 : dJ;
+  return (2.0 * p->omega * r.alpha * gLgR / r.S) * bracket * dnL;
 }
 
 QTM_FN double qtm_local_dJ_dTL(const qtm_params *p, qtm_local r) {
@@ -453,28 +450,22 @@ QTM_FN qtm_global_mode qtm_global_mode_stat(const qtm_params *p, double w, qtm_t
   return r;
 }
 
-/* Adds one mode's terms to the global contrast's sums (below): t |b| to num and t (cL + cR) to
- * den, t = w |b| / (S S'). */
-QTM_FN void qtm_global_contrast_add(const qtm_params *p, double w, qtm_global_mode m,
-                                    double *num, double *den) {
-  double S = p->gammaL * m.cL + p->gammaR * m.cR;
-  double Sp = p->gammaL * m.cR + p->gammaR * m.cL;
-  double t = w * fabs(m.b) / (S * Sp);
-  *num += t * fabs(m.b);
-  *den += t * (m.cL + m.cR);
-}
-
 /* Global contrast from the two modes, with the sum J + J_rev formed analytically:
  * J + J_rev = -2 (gL - gR) gL gR sum w b^2/(S S'), J - J_rev = gL gR (gL + gR) sum
  * w b (cL + cR)/(S S'), S = gL cL + gR cR, S' = gL cR + gR cL; both modes' b share a sign.
- * NaN where both global currents are 0, and where S S' overflows (0/0). */
-QTM_FN double qtm_global_contrast(const qtm_params *p, double w0, qtm_global_mode m0, double w1,
-                                  qtm_global_mode m1, double J, double J_rev) {
+ * NaN where both global currents are 0. */
+QTM_FN double qtm_global_contrast(const qtm_params *p, const qtm_global_mode *modes,
+                                  const double *w, double J, double J_rev) {
   if (qtm_both_zero(J, J_rev)) return NAN;
   double num = 0.0, den = 0.0;
-  /* written out, not looped: a loop over modes leaves a stack frame in the CUDA kernel */
-  qtm_global_contrast_add(p, w0, m0, &num, &den);
-  qtm_global_contrast_add(p, w1, m1, &num, &den);
+  for (int k = 0; k < 2; ++k) {
+    qtm_global_mode m = modes[k];
+    double S = p->gammaL * m.cL + p->gammaR * m.cR;
+    double Sp = p->gammaL * m.cR + p->gammaR * m.cL;
+    double t = w[k] * fabs(m.b) / (S * Sp);
+    num += t * fabs(m.b);
+    den += t * (m.cL + m.cR);
+  }
   return 2.0 * fabs(p->gammaL - p->gammaR) * num / ((p->gammaL + p->gammaR) * den);
 }
 
@@ -622,22 +613,23 @@ typedef struct qtm_global_obs {
 QTM_FN qtm_global_obs qtm_global_observables(const qtm_params *p, unsigned need,
                                              qtm_global_factors gx) {
   qtm_global_obs r;
-  double w0 = p->omega + p->g, w1 = p->omega - p->g;
+  double w[2] = {p->omega + p->g, p->omega - p->g};
   /* written out, not looped: a loop here leaves a 176-byte stack frame in the kernel */
-  qtm_global_mode f0 = qtm_global_mode_stat(p, w0, gx.q[0].tl, gx.s[0]);
-  qtm_global_mode f1 = qtm_global_mode_stat(p, w1, gx.q[1].tl, gx.s[1]);
-  r.J = f0.J + f1.J;
+  qtm_global_mode f[2];
+  f[0] = qtm_global_mode_stat(p, w[0], gx.q[0].tl, gx.s[0]);
+  f[1] = qtm_global_mode_stat(p, w[1], gx.q[1].tl, gx.s[1]);
+  r.J = f[0].J + f[1].J;
   r.J_rev = r.contrast = r.dJ_dTL = 0.0;
   /* only when asked for, so that the compiler drops its divisions otherwise */
-  if (need & QTM_OBS_BIT(QTM_OBS_dJ_global_dTL)) r.dJ_dTL = f0.dJ_dTL + f1.dJ_dTL;
+  if (need & QTM_OBS_BIT(QTM_OBS_dJ_global_dTL)) r.dJ_dTL = f[0].dJ_dTL + f[1].dJ_dTL;
   if (need & QTM_NEED_GLOBAL_REV) {
     /* the reverse modes: TL <-> TR, so cL <-> cR; their dJ_dTL is not used */
     qtm_global_stat s0 = {gx.b_rev[0], gx.s[0].cR, gx.s[0].cL};
     qtm_global_stat s1 = {gx.b_rev[1], gx.s[1].cR, gx.s[1].cL};
-    qtm_global_mode r0 = qtm_global_mode_stat(p, w0, gx.q[0].tr, s0);
-    qtm_global_mode r1 = qtm_global_mode_stat(p, w1, gx.q[1].tr, s1);
+    qtm_global_mode r0 = qtm_global_mode_stat(p, w[0], gx.q[0].tr, s0);
+    qtm_global_mode r1 = qtm_global_mode_stat(p, w[1], gx.q[1].tr, s1);
     r.J_rev = r0.J + r1.J;
-    r.contrast = qtm_global_contrast(p, w0, f0, w1, f1, r.J, r.J_rev);
+    r.contrast = qtm_global_contrast(p, f, w, r.J, r.J_rev);
   }
   return r;
 }
